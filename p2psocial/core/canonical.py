@@ -1,0 +1,125 @@
+"""Canonical CBOR: the one byte form of every value that is signed or hashed.
+
+p2psocial uses a small subset of CBOR (RFC 8949) and its core deterministic encoding
+(section 4.2.1): definite lengths only, the shortest form of every integer and length,
+map keys sorted by their encoded bytes, no tags, no floats. Only these types appear:
+
+========  =====================================================
+CBOR      Python
+========  =====================================================
+uint/nint ``int`` in [-2**63, 2**64 - 1]
+bstr      ``bytes``
+tstr      ``str`` (valid UTF-8)
+array     ``list``
+map       ``dict`` with ``str`` keys of at most 23 bytes
+simple    ``True``, ``False``, ``None``
+========  =====================================================
+
+Keys are limited to 23 bytes so that RFC 8949 order (bytewise on the encoded key) and
+the older RFC 7049 "length first" order coincide; any conforming encoder then produces
+the same bytes.
+
+:func:`decode` accepts only input that :func:`encode` would have produced for the same
+value. Anything else (an unsorted map, a duplicate key, a long-form integer, an
+indefinite length, a tag, a float, trailing bytes) is refused, so that one value has
+exactly one encoding and every hash and signature is over that encoding.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Final, TypeAlias, Union
+
+import cbor2
+
+from ..errors import DecodeError, NonCanonicalError
+
+MAX_DEPTH: Final = 6
+MAX_KEY_BYTES: Final = 23
+_INT_MIN: Final = -(2**63)
+_INT_MAX: Final = 2**64 - 1
+
+Value: TypeAlias = Union[int, bytes, str, bool, None, list["Value"], dict[str, "Value"]]  # noqa: UP007
+
+
+def encode(value: Value) -> bytes:
+    """Encode a value in canonical CBOR.
+
+    Args:
+        value: A value built only of the types in the module docstring.
+
+    Returns:
+        The one canonical encoding of ``value``.
+
+    Raises:
+        ValueError: ``value`` holds a type or integer outside the subset.
+    """
+    _check_value(value, depth=0, error=ValueError)
+    return cbor2.dumps(value, canonical=True)
+
+
+def decode(data: bytes) -> Value:
+    """Decode canonical CBOR, refusing every other encoding of the same value.
+
+    Args:
+        data: Exactly one CBOR data item, with nothing after it.
+
+    Returns:
+        The decoded value.
+
+    Raises:
+        DecodeError: ``data`` is not well-formed CBOR of the subset.
+        NonCanonicalError: ``data`` is well-formed but not the canonical encoding.
+    """
+    stream = io.BytesIO(data)
+    try:
+        value: Any = cbor2.CBORDecoder(
+            stream,
+            max_depth=MAX_DEPTH + 1,
+            allow_indefinite=False,
+            allow_duplicate_keys=False,
+            tag_hook=_refuse_tag,
+        ).decode()
+    except DecodeError:
+        raise
+    except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError, OverflowError) as exc:
+        raise DecodeError(f"malformed CBOR: {_first_line(exc)}") from None
+    if stream.tell() != len(data):
+        raise DecodeError(f"{len(data) - stream.tell()} trailing bytes after the CBOR item")
+    _check_value(value, depth=0, error=DecodeError)
+    if cbor2.dumps(value, canonical=True) != bytes(data):
+        raise NonCanonicalError("CBOR is well-formed but not in canonical form")
+    return value  # type: ignore[no-any-return]
+
+
+def _refuse_tag(_decoder: object, tag: cbor2.CBORTag) -> object:
+    raise DecodeError(f"CBOR tag {tag.tag} is not allowed")
+
+
+def _check_value(value: object, *, depth: int, error: type[Exception]) -> None:
+    if depth > MAX_DEPTH:
+        raise error(f"CBOR nested deeper than {MAX_DEPTH}")
+    if value is None or isinstance(value, bool | bytes | str):
+        return
+    if isinstance(value, int):
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise error("integer out of the 64-bit range")
+        return
+    if isinstance(value, list):
+        for item in value:
+            _check_value(item, depth=depth + 1, error=error)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise error("map keys must be text strings")
+            if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+                raise error(f"map key longer than {MAX_KEY_BYTES} bytes")
+            _check_value(item, depth=depth + 1, error=error)
+        return
+    raise error(f"type {type(value).__name__} is not allowed in p2psocial CBOR")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
