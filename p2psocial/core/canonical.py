@@ -28,6 +28,7 @@ exactly one encoding and every hash and signature is over that encoding.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, TypeAlias, Union
 
 import cbor2
@@ -78,6 +79,7 @@ def decode(data: bytes) -> Value:
             max_depth=MAX_DEPTH + 1,
             allow_indefinite=False,
             allow_duplicate_keys=False,
+            semantic_decoders=_EVERY_TAG_REFUSED,
             tag_hook=_refuse_tag,
         ).decode()
     except DecodeError:
@@ -94,6 +96,34 @@ def decode(data: bytes) -> Value:
 
 def _refuse_tag(_decoder: object, tag: cbor2.CBORTag) -> object:
     raise DecodeError(f"CBOR tag {tag.tag} is not allowed")
+
+
+def _refuse_semantic_tag(*_args: object) -> object:
+    raise ValueError("CBOR tags are not allowed")
+
+
+class _EveryTagRefused(Mapping[int, Callable[..., object]]):
+    """Maps every tag number to a refusal.
+
+    cbor2 interprets some tags itself (bignums, self-described CBOR, dates, regexes...)
+    before ``tag_hook`` sees them; overriding all of them keeps attacker-chosen bytes
+    away from those decoders and makes every tag a DecodeError, never a NonCanonicalError.
+    """
+
+    def __getitem__(self, tag: int) -> Callable[..., object]:
+        return _refuse_semantic_tag
+
+    def __contains__(self, tag: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+_EVERY_TAG_REFUSED: Final = _EveryTagRefused()
 
 
 def _check_value(value: object, *, depth: int, error: type[Exception]) -> None:

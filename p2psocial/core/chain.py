@@ -140,11 +140,9 @@ class MemoryChains:
         if chain is None:
             return []
         gaps: list[tuple[int, int]] = []
-        start = None
-        for seq in range(1, chain.head + 1):
-            if seq not in chain.ids:
-                start = seq if start is None else start
-            elif start is not None:
-                gaps.append((start, seq - 1))
-                start = None
+        expected = 1
+        for seq in sorted(chain.ids):
+            if seq > expected:
+                gaps.append((expected, seq - 1))
+            expected = seq + 1
         return gaps

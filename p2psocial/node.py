@@ -1,0 +1,472 @@
+"""The node: a home directory opened for its owner, with an async (trio) API.
+
+Embed it like this (docs/embedding.md has more)::
+
+    async with p2psocial.open_node(home) as node:
+        message = await node.post("hello #p2p")
+        for item in await node.timeline("home"):
+            print(item.author_display, item.text)
+
+Blocking work (fsync, SQLite, Argon2id) runs in worker threads, so a node never stalls
+the trio loop it lives on. Every change to the home goes through a node; the command
+line and the terminal app are its first users.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Final, Literal, TypeVar
+
+import trio
+from nacl.signing import SigningKey
+
+from . import keystore
+from .core.bodies import Body, Delete, Follow, Post, Profile, Reaction, Reply, Repost, Unfollow
+from .core.ids import AuthorId, MessageId
+from .core.message import Message, sign
+from .core.text import find_author_ids
+from .errors import ImportFileError, InputError, NotFoundError, PassphraseRequiredError
+from .home import HomePaths
+from .store.exchange import read_export, write_export
+from .store.queries import DEFAULT_LIMIT, AuthorInfo, Cursor, IndexReader, Item, Reactions
+from .store.log import RecoveryReport
+from .store.store import IngestResult, Outcome, Store, wall_clock_ms
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+Passphrase = str | Callable[[], str] | None
+"""A passphrase, a function that asks for one (called at most once), or None."""
+
+Source = Literal["local", "import", "network"]
+
+EVENT_BUFFER: Final = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message was stored."""
+
+    message: Message
+    source: Source
+    fork: bool = False
+    """It was stored as fork evidence (its author signed another message for its seq)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventsMissed:
+    """A subscriber fell behind and ``count`` events were not delivered to it.
+
+    Nothing was lost from the store: re-read what you show from the queries.
+    """
+
+    count: int
+
+
+Event = NewMessage | EventsMissed
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    """What an import did."""
+
+    read: int
+    accepted: int
+    duplicates: int
+    forks: int
+
+
+class Subscription:
+    """An async iterator of events for one subscriber; see :meth:`Node.subscribe`."""
+
+    def __init__(self) -> None:
+        self._send, self._receive = trio.open_memory_channel[Event](EVENT_BUFFER)
+        self._missed = 0
+
+    def _offer(self, event: Event) -> None:
+        if self._missed:
+            try:
+                self._send.send_nowait(EventsMissed(self._missed))
+            except trio.WouldBlock:
+                self._missed += 1
+                return
+            self._missed = 0
+        try:
+            self._send.send_nowait(event)
+        except trio.WouldBlock:
+            self._missed += 1
+        except trio.BrokenResourceError:
+            pass
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self._receive.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
+    def _close(self) -> None:
+        self._send.close()
+
+
+def init_home(
+    home: Path, *, passphrase: str | None, kdf: keystore.KdfParams = keystore.DEFAULT_KDF
+) -> AuthorId:
+    """Create a new identity in ``home`` (created if needed, owner-only).
+
+    Args:
+        home: The home directory.
+        passphrase: Encrypts the key at rest; None stores it unencrypted (file mode 0600).
+        kdf: Argon2id cost.
+
+    Returns:
+        The new author id.
+
+    Raises:
+        AlreadyInitializedError: ``home`` already has an identity.
+    """
+    paths = HomePaths(home)
+    paths.ensure()
+    return AuthorId(keystore.create_keystore(home, passphrase=passphrase, kdf=kdf))
+
+
+@asynccontextmanager
+async def open_node(
+    home: Path,
+    *,
+    passphrase: Passphrase = None,
+    clock: Callable[[], int] = wall_clock_ms,
+) -> AsyncIterator[Node]:
+    """Open a node on an initialised home directory; close it on exit.
+
+    The key is unlocked only when the node first signs something, so reading needs no
+    passphrase.
+
+    Args:
+        home: The home directory.
+        passphrase: For an encrypted keystore; see :data:`Passphrase`.
+        clock: Milliseconds since the epoch (for tests).
+
+    Raises:
+        NotInitializedError: ``home`` has no identity.
+        HomeLockedError: Another process has this home open.
+        LogCorruptError: The log is damaged other than at its tail.
+    """
+    me = AuthorId(keystore.read_public_key(home))
+    store = await trio.to_thread.run_sync(partial(Store.open, home, clock=clock))
+    node = Node(store, me, passphrase, clock)
+    try:
+        yield node
+    finally:
+        node._close_subscriptions()
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(store.close)
+
+
+class Node:
+    """An open home directory. Create with :func:`open_node`."""
+
+    def __init__(
+        self, store: Store, me: AuthorId, passphrase: Passphrase, clock: Callable[[], int]
+    ) -> None:
+        self._store = store
+        self.me = me
+        """The owner's author id."""
+        self._passphrase = passphrase
+        self._key: SigningKey | None = None
+        self._key_lock = trio.Lock()
+        self._clock = clock
+        self._subscriptions: set[Subscription] = set()
+
+    @property
+    def home(self) -> Path:
+        """The home directory."""
+        return self._store.paths.root
+
+    @property
+    def recovery(self) -> RecoveryReport | None:
+        """What opening the log cut off a torn tail after a crash, if anything."""
+        return self._store.recovery
+
+    @property
+    def reader(self) -> IndexReader:
+        """Synchronous read access to the index (the async queries below wrap it)."""
+        return self._store.reader
+
+    # --- events --------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[Subscription]:
+        """Receive an event for every message stored from now on.
+
+        Example::
+
+            async with node.subscribe() as events:
+                async for event in events:
+                    ...
+
+        A subscriber that falls more than 1024 events behind gets one
+        :class:`EventsMissed` in their place and should re-query; the node never waits
+        for a slow subscriber.
+        """
+        subscription = Subscription()
+        self._subscriptions.add(subscription)
+        try:
+            yield subscription
+        finally:
+            self._subscriptions.discard(subscription)
+            subscription._close()
+
+    def _publish(self, results: Sequence[IngestResult], source: Source) -> None:
+        for result in results:
+            if result.message is None or result.outcome not in (Outcome.ACCEPTED, Outcome.FORK):
+                continue
+            event = NewMessage(result.message, source, fork=result.outcome is Outcome.FORK)
+            for subscription in list(self._subscriptions):
+                subscription._offer(event)
+
+    def _close_subscriptions(self) -> None:
+        for subscription in self._subscriptions:
+            subscription._close()
+
+    # --- writing -------------------------------------------------------------------------
+
+    async def _signing_key(self) -> SigningKey:
+        async with self._key_lock:
+            if self._key is None:
+                secret = None
+                if keystore.is_encrypted(self.home):
+                    given = self._passphrase
+                    secret = given() if callable(given) else given
+                    if secret is None:
+                        raise PassphraseRequiredError(
+                            "the identity key is encrypted: a passphrase is needed to sign"
+                        )
+                self._key = await trio.to_thread.run_sync(keystore.unlock, self.home, secret)
+            return self._key
+
+    async def publish(self, body: Body) -> Message:
+        """Sign ``body`` as the next message of the owner's chain, store it, and announce it.
+
+        The message is on disk (fsync) when this returns.
+
+        Raises:
+            PassphraseRequiredError, WrongPassphraseError: The key cannot be unlocked.
+            MalformedBodyError, OversizeError: The body breaks its schema.
+        """
+        key = await self._signing_key()
+
+        def build(seq: int, prev: MessageId | None) -> Message:
+            return sign(key, seq=seq, prev=prev, ts=self._clock(), body=body)
+
+        message = await trio.to_thread.run_sync(self._store.compose, self.me, build)
+        log.info("stored own %s seq %s %s", message.kind.value, message.seq, message.id.short)
+        self._publish([IngestResult(Outcome.ACCEPTED, message)], "local")
+        return message
+
+    async def post(self, text: str, *, mentions: Sequence[AuthorId] | None = None) -> Message:
+        """Post ``text``. Full author ids written in the text are mentioned automatically."""
+        return await self.publish(Post(text, _mentions(text, mentions)))
+
+    async def reply(
+        self, parent: MessageId, text: str, *, mentions: Sequence[AuthorId] | None = None
+    ) -> Message:
+        """Reply to ``parent``, which must be held (its thread's root is taken from it).
+
+        Raises:
+            NotFoundError: ``parent`` is not held.
+        """
+        item = await self.get(parent)
+        if item is None:
+            raise NotFoundError(f"message {parent.short} is not held by this node")
+        root = item.root or item.id
+        return await self.publish(Reply(text, root, parent, _mentions(text, mentions)))
+
+    async def react(self, target: MessageId, emoji: str) -> Message:
+        """React to ``target`` with a short emoji."""
+        return await self.publish(Reaction(target, emoji))
+
+    async def repost(self, target: MessageId) -> Message:
+        """Share ``target`` with the owner's followers."""
+        return await self.publish(Repost(target))
+
+    async def follow(self, author: AuthorId) -> Message:
+        """Follow ``author``.
+
+        Raises:
+            InputError: ``author`` is the owner.
+        """
+        if author == self.me:
+            raise InputError("you cannot follow yourself")
+        return await self.publish(Follow(author))
+
+    async def unfollow(self, author: AuthorId) -> Message:
+        """Stop following ``author``."""
+        return await self.publish(Unfollow(author))
+
+    async def set_profile(self, *, name: str | None = None, bio: str | None = None) -> Message:
+        """Publish a profile; a field left None keeps its current value."""
+        current = await self.author(self.me)
+        return await self.publish(
+            Profile(
+                name if name is not None else (current.name if current and current.name else ""),
+                bio if bio is not None else (current.bio if current and current.bio else ""),
+            )
+        )
+
+    async def delete(self, target: MessageId) -> Message:
+        """Ask every node to drop the body of one of the owner's messages.
+
+        Deletion is a request: this node drops the body from its index at once and
+        well-behaved peers do the same, but copies already made elsewhere may remain.
+
+        Raises:
+            NotFoundError: ``target`` is not held.
+            InputError: ``target`` is someone else's message.
+        """
+        item = await self.get(target)
+        if item is None:
+            raise NotFoundError(f"message {target.short} is not held by this node")
+        if item.author != self.me:
+            raise InputError("only the author of a message can ask to delete it")
+        return await self.publish(Delete(target))
+
+    async def ingest(
+        self, items: Sequence[bytes | Message], *, source: Source, allow_gaps: bool = True
+    ) -> list[IngestResult]:
+        """Validate and store messages from elsewhere (a peer, a file).
+
+        Returns:
+            One result per item; invalid ones are REJECTED with their error.
+        """
+        results = await trio.to_thread.run_sync(
+            partial(self._store.ingest, items, allow_gaps=allow_gaps)
+        )
+        self._publish(results, source)
+        return results
+
+    async def import_file(self, path: Path) -> ImportSummary:
+        """Import an export file: every message is validated before any is stored.
+
+        Raises:
+            ImportFileError: The file is damaged, or one of its messages is invalid; then
+                nothing was stored.
+        """
+        payloads = await trio.to_thread.run_sync(read_export, path)
+        results = await trio.to_thread.run_sync(
+            partial(self._store.ingest, payloads, allow_gaps=True, atomic=True)
+        )
+        for number, result in enumerate(results, 1):
+            if result.outcome is Outcome.REJECTED:
+                assert result.error is not None
+                raise ImportFileError(
+                    f"{path}: message {number} is invalid ({result.error.code}): "
+                    f"{result.error}; nothing was imported"
+                )
+        self._publish(results, "import")
+        return ImportSummary(
+            read=len(results),
+            accepted=sum(r.outcome is Outcome.ACCEPTED for r in results),
+            duplicates=sum(r.outcome is Outcome.DUPLICATE for r in results),
+            forks=sum(r.outcome is Outcome.FORK for r in results),
+        )
+
+    async def export_file(self, path: Path) -> int:
+        """Write every message held to an export file. Returns how many."""
+        return await trio.to_thread.run_sync(write_export, path, self._store.records())
+
+    async def reindex(self) -> int:
+        """Rebuild the index from the log. Returns how many records were indexed."""
+        return await trio.to_thread.run_sync(self._store.reindex)
+
+    # --- reading -------------------------------------------------------------------------
+
+    async def _read(self, fn: Callable[..., _T], *args: object, **kwargs: object) -> _T:
+        return await trio.to_thread.run_sync(partial(fn, *args, **kwargs))
+
+    async def timeline(
+        self, feed: str = "home", *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
+    ) -> list[Item]:
+        """A feed, newest first: ``home``, ``global``, ``author:ID`` or ``tag:TAG``.
+
+        ``home`` is the owner and the authors they follow; ``ID`` may be a unique prefix.
+
+        Raises:
+            InputError: ``feed`` is none of these.
+        """
+        return await self._read(self.reader.feed, feed, self.me, limit=limit, before=before)
+
+    async def get(self, message: MessageId) -> Item | None:
+        """One message, or None if it is not held."""
+        return await self._read(self.reader.get, message)
+
+    async def thread(self, message: MessageId) -> list[Item]:
+        """The conversation around ``message``, root first, depth-first."""
+        return await self._read(self.reader.thread, message)
+
+    async def replies(self, message: MessageId) -> list[Item]:
+        """Direct replies to ``message``, oldest first."""
+        return await self._read(self.reader.replies, message)
+
+    async def reactions(self, message: MessageId) -> Reactions:
+        """Reactions to ``message``."""
+        return await self._read(self.reader.reactions, message)
+
+    async def author(self, author: AuthorId) -> AuthorInfo | None:
+        """Profile and chain facts for ``author``, or None if nothing of theirs is held."""
+        return await self._read(self.reader.author, author)
+
+    async def followers(self, author: AuthorId | None = None) -> list[AuthorInfo]:
+        """Who follows ``author`` (default: the owner)."""
+        return await self._read(self.reader.followers, author or self.me)
+
+    async def following(self, author: AuthorId | None = None) -> list[AuthorInfo]:
+        """Whom ``author`` follows (default: the owner)."""
+        return await self._read(self.reader.following, author or self.me)
+
+    async def mentions(
+        self, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
+    ) -> list[Item]:
+        """Posts and replies that mention the owner, newest first."""
+        return await self._read(self.reader.mentions, self.me, limit=limit, before=before)
+
+    async def search(self, query: str, *, limit: int = DEFAULT_LIMIT) -> list[Item]:
+        """Posts and replies containing every word of ``query``, newest first."""
+        return await self._read(self.reader.search, query, limit=limit)
+
+    async def resolve_author(self, text: str) -> AuthorId:
+        """An author id from its text form or a unique prefix of it."""
+        return await self._read(self.reader.resolve_author, text)
+
+    async def resolve_message(self, text: str) -> MessageId:
+        """A message id from its text form or a unique prefix of it."""
+        return await self._read(self.reader.resolve_message, text)
+
+    async def counts(self) -> dict[str, int]:
+        """How many messages, authors and forks are held."""
+        return await self._read(self.reader.counts)
+
+
+def _mentions(text: str, explicit: Sequence[AuthorId] | None) -> tuple[AuthorId, ...]:
+    found = dict.fromkeys([*(explicit or ()), *find_author_ids(text)])
+    return tuple(found)
+
+
+__all__ = [
+    "Event",
+    "EventsMissed",
+    "ImportSummary",
+    "NewMessage",
+    "Node",
+    "Subscription",
+    "init_home",
+    "open_node",
+]

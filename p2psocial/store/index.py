@@ -1,0 +1,295 @@
+"""The index writer: turns log records into SQLite rows, in log order, deterministically.
+
+The index holds nothing that is not derived from the log. Its ``meta`` table records the
+schema version and the log position it has reached, committed in the same transaction as
+the rows, so that after any crash the index resumes from exactly where its last commit
+left off, and an index of another version is rebuilt from scratch.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..core.bodies import Delete, Follow, Post, Profile, Reaction, Reply, Repost, Unfollow
+from ..core.chain import ChainView, Verdict, check_chain
+from ..core.ids import AuthorId, MessageId
+from ..core.message import Message
+from ..core.text import extract_tags
+from ..errors import ChainError
+from .schema import DELETABLE_CODES, INDEX_VERSION, KIND_CODES, PRAGMAS, SCHEMA
+
+log = logging.getLogger(__name__)
+
+
+def connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    """Open the index database with this project's settings.
+
+    Args:
+        path: The database file.
+        readonly: Open with ``mode=ro`` (never writes, never creates).
+    """
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        for pragma in PRAGMAS:
+            conn.execute(pragma)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    return conn
+
+
+def read_meta(conn: sqlite3.Connection) -> tuple[int | None, int]:
+    """The index's schema version (None if it has none) and the log position reached."""
+    try:
+        rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.DatabaseError:
+        return None, 0
+    version = rows.get("version")
+    return (int(version) if version is not None else None), int(rows.get("position", 0))
+
+
+class IndexWriter:
+    """The single writer of the index. Not thread-safe: the store serialises calls."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._author_rows: dict[bytes, int] = {}
+
+    @classmethod
+    def open(cls, path: Path) -> tuple[IndexWriter, int]:
+        """Open or create the index at ``path``.
+
+        Returns:
+            The writer and the log position the index has reached (0 when new or rebuilt
+            because its version differed).
+        """
+        conn = connect(path, readonly=False)
+        version, position = read_meta(conn)
+        if version != INDEX_VERSION:
+            conn.close()
+            if version is not None:
+                log.info("index version %s != %s: rebuilding %s", version, INDEX_VERSION, path)
+            return cls.create(path), 0
+        return cls(conn), position
+
+    @classmethod
+    def create(cls, path: Path) -> IndexWriter:
+        """Create an empty index at ``path``, replacing any file there."""
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        conn = connect(path, readonly=False)
+        conn.executescript(SCHEMA)
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('version', ?), ('position', 0)",
+            (INDEX_VERSION,),
+        )
+        return cls(conn)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    # --- reads the writer needs --------------------------------------------------------
+
+    def chain_view(self, author: AuthorId, seq: int) -> ChainView:
+        """What the index holds around ``(author, seq)``."""
+        row = self._conn.execute(
+            "SELECT rowid, head_seq FROM authors WHERE key = ?", (author.raw,)
+        ).fetchone()
+        if row is None:
+            return ChainView()
+        at = before = after_prev = None
+        for s, mid, prev in self._conn.execute(
+            "SELECT seq, id, prev FROM messages WHERE author = ? AND seq BETWEEN ? AND ?",
+            (row[0], seq - 1, seq + 1),
+        ):
+            if s == seq:
+                at = MessageId(mid)
+            elif s == seq - 1:
+                before = MessageId(mid)
+            else:
+                after_prev = None if prev is None else MessageId(prev)
+        return ChainView(head_seq=row[1], at_seq=at, before=before, after_prev=after_prev)
+
+    def head(self, author: AuthorId) -> tuple[int, MessageId | None]:
+        """The highest seq held for ``author`` and its id (0 and None if none)."""
+        row = self._conn.execute(
+            "SELECT m.seq, m.id FROM authors a JOIN messages m "
+            "ON m.author = a.rowid AND m.seq = a.head_seq WHERE a.key = ?",
+            (author.raw,),
+        ).fetchone()
+        return (0, None) if row is None else (row[0], MessageId(row[1]))
+
+    # --- applying records --------------------------------------------------------------
+
+    def apply(self, records: Iterable[tuple[int, int, Message]]) -> int:
+        """Apply log records in one transaction and advance the recorded position.
+
+        Args:
+            records: ``(position, next_position, message)`` in log order.
+
+        Returns:
+            How many records were applied.
+        """
+        count = 0
+        end: int | None = None
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for position, next_position, message in records:
+                self._apply_one(position, message)
+                end = next_position
+                count += 1
+            if end is not None:
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'position'", (end,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            self._author_rows.clear()
+            raise
+        return count
+
+    def _author_row(self, key: bytes) -> int:
+        row = self._author_rows.get(key)
+        if row is not None:
+            return row
+        found = self._conn.execute("SELECT rowid FROM authors WHERE key = ?", (key,)).fetchone()
+        if found is None:
+            cursor = self._conn.execute("INSERT INTO authors (key) VALUES (?)", (key,))
+            row = int(cursor.lastrowid)  # type: ignore[arg-type]
+        else:
+            row = int(found[0])
+        if len(self._author_rows) > 100_000:
+            self._author_rows.clear()
+        self._author_rows[key] = row
+        return row
+
+    def _apply_one(self, position: int, message: Message) -> None:
+        conn = self._conn
+        try:
+            verdict = check_chain(
+                message, self.chain_view(message.author, message.seq), allow_gaps=True
+            )
+        except ChainError as exc:
+            # The writer never appends such a record; only a log written by something
+            # else could hold one. Keep it out of the index and say so.
+            log.warning("log record at %s skipped by the index: %s", position, exc)
+            return
+        author = self._author_row(message.author.raw)
+        if verdict is Verdict.DUPLICATE:
+            return
+        if verdict is Verdict.FORK:
+            conn.execute(
+                "INSERT OR IGNORE INTO forks (id, author, seq, pos) VALUES (?, ?, ?, ?)",
+                (message.id.raw, author, message.seq, position),
+            )
+            conn.execute("UPDATE authors SET forked = 1 WHERE rowid = ?", (author,))
+            return
+
+        header, body = message.header, message.body
+        text = root = parent = target = subject = None
+        match body:
+            case Post(text=text):
+                pass
+            case Reply(text=text, root=r, parent=p):
+                root, parent = r.raw, p.raw
+            case Repost(target=t) | Delete(target=t):
+                target = t.raw
+            case Reaction(target=t, emoji=text):
+                target = t.raw
+            case Follow(author=a) | Unfollow(author=a):
+                subject = self._author_row(a.raw)
+        code = KIND_CODES[header.kind]
+        deleted = 0
+        if code in DELETABLE_CODES:
+            row = conn.execute(
+                "SELECT author FROM deletes WHERE target = ?", (message.id.raw,)
+            ).fetchone()
+            if row is not None and row[0] == author:
+                deleted, text = 1, None
+        cursor = conn.execute(
+            "INSERT INTO messages (id, author, seq, prev, ts, kind, pos, text, root, parent,"
+            " target, subject, has_body, deleted) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                message.id.raw,
+                author,
+                message.seq,
+                None if header.prev is None else header.prev.raw,
+                header.ts,
+                code,
+                position,
+                text,
+                root,
+                parent,
+                target,
+                subject,
+                int(body is not None),
+                deleted,
+            ),
+        )
+        rowid = cursor.lastrowid
+        conn.execute(
+            "UPDATE authors SET head_seq = max(head_seq, ?), held = held + 1 WHERE rowid = ?",
+            (message.seq, author),
+        )
+        if deleted or body is None:
+            return
+        match body:
+            case Post(text=t, mentions=ms) | Reply(text=t, mentions=ms):
+                conn.execute("INSERT INTO search (rowid, text) VALUES (?, ?)", (rowid, t))
+                conn.executemany(
+                    "INSERT OR IGNORE INTO tags (tag, ts, msg) VALUES (?, ?, ?)",
+                    [(tag, header.ts, rowid) for tag in extract_tags(t)],
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO mentions (author, ts, msg) VALUES (?, ?, ?)",
+                    [(self._author_row(m.raw), header.ts, rowid) for m in ms],
+                )
+            case Follow() | Unfollow():
+                conn.execute(
+                    "INSERT INTO follows (follower, followee, seq, active) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (follower, followee) DO UPDATE SET seq = excluded.seq,"
+                    " active = excluded.active WHERE excluded.seq > follows.seq",
+                    (author, subject, message.seq, int(isinstance(body, Follow))),
+                )
+            case Profile(name=name, bio=bio):
+                conn.execute(
+                    "UPDATE authors SET name = ?, bio = ?, profile_seq = ?"
+                    " WHERE rowid = ? AND profile_seq < ?",
+                    (name, bio, message.seq, author, message.seq),
+                )
+            case Delete(target=t):
+                self._apply_delete(author, t)
+            case _:
+                pass
+
+    def _apply_delete(self, author: int, target: MessageId) -> None:
+        conn = self._conn
+        conn.execute(
+            "INSERT OR IGNORE INTO deletes (target, author) VALUES (?, ?)", (target.raw, author)
+        )
+        row = conn.execute(
+            "SELECT rowid, author, kind, text, ts, deleted FROM messages WHERE id = ?",
+            (target.raw,),
+        ).fetchone()
+        if row is None:
+            return  # honoured when the target arrives
+        rowid, target_author, code, text, ts, deleted = row
+        if target_author != author or code not in DELETABLE_CODES or deleted:
+            return
+        if text is not None and code in (KIND_CODES[Post.kind], KIND_CODES[Reply.kind]):
+            conn.execute(
+                "INSERT INTO search (search, rowid, text) VALUES ('delete', ?, ?)", (rowid, text)
+            )
+            conn.executemany(
+                "DELETE FROM tags WHERE tag = ? AND ts = ? AND msg = ?",
+                [(tag, ts, rowid) for tag in extract_tags(text)],
+            )
+            # Mentions are few and deletes rare: a scan beats another index on every row.
+            conn.execute("DELETE FROM mentions WHERE msg = ?", (rowid,))
+        conn.execute("UPDATE messages SET deleted = 1, text = NULL WHERE rowid = ?", (rowid,))

@@ -1,0 +1,517 @@
+"""The index's read side: timelines, threads, profiles, the social graph and search.
+
+Readers never write, so any number may run beside the one writer (SQLite WAL). Every
+list is newest first and paged by keyset: pass the last item's ``cursor`` as ``before``
+to get the next page, which costs the same at any depth.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from ..core.bodies import Kind
+from ..core.ids import AuthorId, MessageId
+from ..core.text import normalize_tag
+from ..errors import AmbiguousIdError, InputError, NotFoundError
+from .index import connect
+from .schema import CODE_KINDS, KIND_CODES, TIMELINE_KINDS_SQL
+
+DEFAULT_LIMIT: Final = 50
+MAX_LIMIT: Final = 1000
+
+_IdT = TypeVar("_IdT", AuthorId, MessageId)
+
+Cursor = tuple[int, int]
+"""Opaque position in a list: pass an item's ``cursor`` as ``before``."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorInfo:
+    """What the index knows about an author."""
+
+    id: AuthorId
+    name: str | None
+    bio: str | None
+    head_seq: int
+    """The highest seq held."""
+    held: int
+    """How many of the author's messages are held (``head_seq - held`` are missing)."""
+    forked: bool
+    """The author has signed two different messages for one seq."""
+
+    @property
+    def display_name(self) -> str:
+        """The profile name, or the short id when there is none."""
+        return self.name or self.id.short
+
+
+@dataclass(frozen=True, slots=True)
+class Reactions:
+    """Reactions to one message: emoji and how many authors used each, most used first."""
+
+    counts: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def total(self) -> int:
+        """All reactions together."""
+        return sum(n for _, n in self.counts)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A message as timelines, threads and search show it."""
+
+    id: MessageId
+    author: AuthorId
+    author_name: str | None
+    seq: int
+    ts: int
+    kind: Kind
+    text: str | None
+    """Post or reply text, or a reaction's emoji; None when the body is absent or deleted."""
+    root: MessageId | None
+    parent: MessageId | None
+    target: MessageId | None
+    has_body: bool
+    deleted: bool
+    replies: int = 0
+    reposts: int = 0
+    reactions: Reactions = Reactions()
+    reposted: Item | None = None
+    """For a repost, the reposted message when it is held."""
+    depth: int = 0
+    """In a thread, how deep below the root."""
+    cursor: Cursor = (0, 0)
+
+    @property
+    def author_display(self) -> str:
+        """The author's profile name, or their short id."""
+        return self.author_name or self.author.short
+
+
+_ITEM_COLUMNS: Final = (
+    "m.rowid, m.id, a.key, a.name, m.seq, m.ts, m.kind, m.text, m.root, m.parent,"
+    " m.target, m.has_body, m.deleted"
+)
+_FROM: Final = "FROM messages m JOIN authors a ON a.rowid = m.author"
+
+
+class IndexReader:
+    """Read-only queries on the index. Safe to share between threads."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path) -> IndexReader:
+        """Open the index read-only."""
+        return cls(connect(path, readonly=True))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _author_rowid(self, author: AuthorId) -> int | None:
+        rows = self._rows("SELECT rowid FROM authors WHERE key = ?", (author.raw,))
+        return rows[0][0] if rows else None
+
+    # --- timelines -----------------------------------------------------------------------
+
+    def feed(
+        self, feed: str, me: AuthorId, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
+    ) -> list[Item]:
+        """A feed by name: ``home``, ``global``, ``author:ID`` or ``tag:TAG``.
+
+        Args:
+            feed: The feed; ``ID`` may be a unique prefix of an author id.
+            me: Whose home feed ``home`` is.
+            limit: At most this many items.
+            before: A cursor from the previous page.
+
+        Raises:
+            InputError: ``feed`` is none of these, or ``ID`` matches no single author.
+        """
+        name, _, arg = feed.partition(":")
+        if name == "home" and not arg:
+            return self.home(me, limit=limit, before=before)
+        if name == "global" and not arg:
+            return self.global_feed(limit=limit, before=before)
+        if name == "author" and arg:
+            return self.author_feed(self.resolve_author(arg), limit=limit, before=before)
+        if name == "tag" and arg:
+            return self.tag_feed(arg, limit=limit, before=before)
+        raise InputError(f"unknown feed {feed!r}: use home, global, author:ID or tag:TAG")
+
+    def home(
+        self, me: AuthorId, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
+    ) -> list[Item]:
+        """Posts, replies and reposts by ``me`` and the authors ``me`` follows."""
+        me_row = self._author_rowid(me)
+        if me_row is None:
+            return []
+        return self._timeline(
+            "(m.author = ? OR m.author IN"
+            " (SELECT followee FROM follows WHERE follower = ? AND active = 1))",
+            [me_row, me_row],
+            limit,
+            before,
+            index="messages_timeline",
+        )
+
+    def global_feed(
+        self, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
+    ) -> list[Item]:
+        """Posts, replies and reposts by every author held."""
+        return self._timeline("1", [], limit, before, index="messages_timeline")
+
+    def author_feed(
+        self, author: AuthorId, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
+    ) -> list[Item]:
+        """Posts, replies and reposts by one author."""
+        row = self._author_rowid(author)
+        if row is None:
+            return []
+        return self._timeline(
+            "m.author = ?", [row], limit, before, index="messages_author_timeline"
+        )
+
+    def tag_feed(
+        self, tag: str, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
+    ) -> list[Item]:
+        """Posts and replies carrying ``#tag`` (case-insensitive)."""
+        limit = _check_limit(limit)
+        params: list[Any] = [normalize_tag(tag)]
+        where = "t.tag = ?"
+        if before is not None:
+            where += " AND (t.ts, t.msg) < (?, ?)"
+            params += [before[0], before[1]]
+        rows = self._rows(
+            f"SELECT {_ITEM_COLUMNS} FROM tags t JOIN messages m ON m.rowid = t.msg"
+            f" JOIN authors a ON a.rowid = m.author WHERE {where} AND m.deleted = 0"
+            " ORDER BY t.ts DESC, t.msg DESC LIMIT ?",
+            [*params, limit],
+        )
+        return self._decorate(rows)
+
+    def mentions(
+        self, me: AuthorId, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
+    ) -> list[Item]:
+        """Posts and replies that mention ``me``."""
+        limit = _check_limit(limit)
+        me_row = self._author_rowid(me)
+        if me_row is None:
+            return []
+        params: list[Any] = [me_row]
+        where = "x.author = ?"
+        if before is not None:
+            where += " AND (x.ts, x.msg) < (?, ?)"
+            params += [before[0], before[1]]
+        rows = self._rows(
+            f"SELECT {_ITEM_COLUMNS} FROM mentions x JOIN messages m ON m.rowid = x.msg"
+            f" JOIN authors a ON a.rowid = m.author WHERE {where} AND m.deleted = 0"
+            " ORDER BY x.ts DESC, x.msg DESC LIMIT ?",
+            [*params, limit],
+        )
+        return self._decorate(rows)
+
+    def search(self, query: str, *, limit: int = DEFAULT_LIMIT) -> list[Item]:
+        """Posts and replies containing every word of ``query``, newest first.
+
+        The query is plain words, not FTS syntax: each word must appear (as a word or a
+        word prefix when it ends with ``*``).
+
+        Raises:
+            InputError: The query has no words.
+        """
+        limit = _check_limit(limit)
+        match = _fts_query(query)
+        rows = self._rows(
+            f"SELECT {_ITEM_COLUMNS} FROM search s JOIN messages m ON m.rowid = s.rowid"
+            " JOIN authors a ON a.rowid = m.author WHERE search MATCH ? AND m.deleted = 0"
+            " ORDER BY m.ts DESC, m.rowid DESC LIMIT ?",
+            [match, limit],
+        )
+        return self._decorate(rows)
+
+    def _timeline(
+        self, where: str, params: list[Any], limit: int, before: Cursor | None, *, index: str
+    ) -> list[Item]:
+        limit = _check_limit(limit)
+        if before is not None:
+            where += " AND (m.ts, m.rowid) < (?, ?)"
+            params = [*params, before[0], before[1]]
+        rows = self._rows(
+            f"SELECT {_ITEM_COLUMNS} FROM messages m INDEXED BY {index}"
+            f" JOIN authors a ON a.rowid = m.author"
+            f" WHERE m.{TIMELINE_KINDS_SQL} AND m.deleted = 0 AND {where}"
+            " ORDER BY m.ts DESC, m.rowid DESC LIMIT ?",
+            [*params, limit],
+        )
+        return self._decorate(rows)
+
+    # --- messages and threads ------------------------------------------------------------
+
+    def get(self, message: MessageId) -> Item | None:
+        """One message, or None if it is not held."""
+        rows = self._rows(f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE m.id = ?", (message.raw,))
+        items = self._decorate(rows)
+        return items[0] if items else None
+
+    def thread(self, message: MessageId) -> list[Item]:
+        """The whole conversation ``message`` belongs to, as a depth-first tree.
+
+        The root comes first (when held), then each reply after its parent, siblings
+        oldest first; ``Item.depth`` gives the indentation. Deleted messages stay in place
+        (with no text) so that the tree keeps its shape. Replies whose parent is not held
+        hang under the root.
+
+        Raises:
+            NotFoundError: ``message`` is not held.
+        """
+        start = self.get(message)
+        if start is None:
+            raise NotFoundError(f"message {message.short} is not held by this node")
+        root = start.root or start.id
+        rows = self._rows(
+            f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE m.id = ? OR m.root = ? ORDER BY m.ts, m.rowid",
+            (root.raw, root.raw),
+        )
+        items = self._decorate(rows)
+        by_parent: dict[MessageId | None, list[Item]] = {}
+        ids = {item.id for item in items}
+        for item in items:
+            if item.id == root:
+                continue
+            parent = item.parent if item.parent in ids else root
+            by_parent.setdefault(parent, []).append(item)
+        root_item = next((item for item in items if item.id == root), None)
+        ordered = [root_item] if root_item is not None else []
+        self._walk(root, 1, by_parent, ordered)
+        return ordered
+
+    def _walk(
+        self,
+        parent: MessageId,
+        depth: int,
+        by_parent: dict[MessageId | None, list[Item]],
+        out: list[Item],
+    ) -> None:
+        pending = [(child, depth) for child in reversed(by_parent.get(parent, []))]
+        while pending:
+            item, level = pending.pop()
+            out.append(replace(item, depth=level))
+            pending.extend((child, level + 1) for child in reversed(by_parent.get(item.id, [])))
+
+    def replies(self, message: MessageId, *, limit: int = MAX_LIMIT) -> list[Item]:
+        """Direct replies to ``message``, oldest first."""
+        rows = self._rows(
+            f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE m.parent = ? ORDER BY m.ts, m.rowid LIMIT ?",
+            (message.raw, _check_limit(limit)),
+        )
+        return self._decorate(rows)
+
+    def reactions(self, message: MessageId) -> Reactions:
+        """The reactions to ``message``: each emoji counted once per author."""
+        return self._reactions([message.raw]).get(message.raw, Reactions())
+
+    # --- authors and the social graph ----------------------------------------------------
+
+    def author(self, author: AuthorId) -> AuthorInfo | None:
+        """What is known about ``author``, or None if nothing is held."""
+        rows = self._rows(
+            "SELECT key, name, bio, head_seq, held, forked FROM authors WHERE key = ?",
+            (author.raw,),
+        )
+        return _author_info(rows[0]) if rows else None
+
+    def following(self, author: AuthorId) -> list[AuthorInfo]:
+        """The authors ``author`` follows, by name."""
+        return self._graph("f.follower", "f.followee", author)
+
+    def followers(self, author: AuthorId) -> list[AuthorInfo]:
+        """The authors that follow ``author``, by name."""
+        return self._graph("f.followee", "f.follower", author)
+
+    def is_following(self, follower: AuthorId, followee: AuthorId) -> bool:
+        """Whether ``follower`` currently follows ``followee``."""
+        rows = self._rows(
+            "SELECT 1 FROM follows f JOIN authors a ON a.rowid = f.follower"
+            " JOIN authors b ON b.rowid = f.followee"
+            " WHERE a.key = ? AND b.key = ? AND f.active = 1",
+            (follower.raw, followee.raw),
+        )
+        return bool(rows)
+
+    def _graph(self, this: str, other: str, author: AuthorId) -> list[AuthorInfo]:
+        rows = self._rows(
+            "SELECT o.key, o.name, o.bio, o.head_seq, o.held, o.forked FROM follows f"
+            f" JOIN authors t ON t.rowid = {this} JOIN authors o ON o.rowid = {other}"
+            " WHERE t.key = ? AND f.active = 1 ORDER BY coalesce(o.name, ''), o.key",
+            (author.raw,),
+        )
+        return [_author_info(row) for row in rows]
+
+    def authors(self) -> list[AuthorInfo]:
+        """Every author held, by name."""
+        rows = self._rows(
+            "SELECT key, name, bio, head_seq, held, forked FROM authors WHERE held > 0"
+            " ORDER BY coalesce(name, ''), key"
+        )
+        return [_author_info(row) for row in rows]
+
+    # --- ids typed by people -------------------------------------------------------------
+
+    def resolve_author(self, text: str) -> AuthorId:
+        """An author from a full id or a unique prefix of one (such as the short form).
+
+        Raises:
+            InvalidIdError: ``text`` is not an author id or prefix.
+            NotFoundError, AmbiguousIdError: The prefix matches no or several authors.
+        """
+        return self._resolve(AuthorId, "authors", "key", text)
+
+    def resolve_message(self, text: str) -> MessageId:
+        """A message from a full id or a unique prefix of one.
+
+        Raises:
+            InvalidIdError: ``text`` is not a message id or prefix.
+            NotFoundError, AmbiguousIdError: The prefix matches no or several messages.
+        """
+        return self._resolve(MessageId, "messages", "id", text)
+
+    def _resolve(self, cls: type[_IdT], table: str, column: str, text: str) -> _IdT:
+        try:
+            return cls.parse(text)
+        except InputError:
+            low, high = cls.prefix_range(text)
+        sql = f"SELECT {column} FROM {table} WHERE {column} >= ?"
+        params: list[Any] = [low]
+        if high is not None:
+            sql += f" AND {column} < ?"
+            params.append(high)
+        rows = self._rows(sql + " LIMIT 2", params)
+        if not rows:
+            raise NotFoundError(f"no {cls.WHAT} matches {text.strip()!r}")
+        if len(rows) > 1:
+            raise AmbiguousIdError(f"{text.strip()!r} matches several {cls.WHAT}s: type more")
+        return cls(rows[0][0])
+
+    # --- statistics ----------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """How many messages, authors and forks the index holds."""
+        rows = self._rows(
+            "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM authors"
+            " WHERE held > 0), (SELECT count(*) FROM forks)"
+        )
+        messages, authors, forks = rows[0]
+        return {"messages": messages, "authors": authors, "forks": forks}
+
+    # --- decoration ----------------------------------------------------------------------
+
+    def _decorate(self, rows: list[Any]) -> list[Item]:
+        items = [_item(row) for row in rows]
+        if not items:
+            return items
+        ids = [item.id.raw for item in items]
+        replies = self._count_by("parent", ids, "m.kind = 2")
+        reposts = self._count_by("target", ids, "m.kind = 3")
+        reactions = self._reactions(ids)
+        targets = [item.target for item in items if item.kind is Kind.REPOST and item.target]
+        reposted: dict[MessageId, Item] = {}
+        if targets:
+            marks = ",".join("?" * len(targets))
+            found = self._rows(
+                f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE m.id IN ({marks}) AND m.deleted = 0",
+                [t.raw for t in targets],
+            )
+            reposted = {item.id: item for item in self._decorate(found)}
+        return [
+            replace(
+                item,
+                replies=replies.get(item.id.raw, 0),
+                reposts=reposts.get(item.id.raw, 0),
+                reactions=reactions.get(item.id.raw, Reactions()),
+                reposted=reposted.get(item.target) if item.target else None,
+            )
+            for item in items
+        ]
+
+    def _count_by(self, column: str, ids: list[bytes], kind_sql: str) -> dict[bytes, int]:
+        marks = ",".join("?" * len(ids))
+        rows = self._rows(
+            f"SELECT m.{column}, count(*) FROM messages m WHERE m.{column} IN ({marks})"
+            f" AND {kind_sql} AND m.deleted = 0 GROUP BY m.{column}",
+            ids,
+        )
+        return {key: n for key, n in rows}
+
+    def _reactions(self, ids: list[bytes]) -> dict[bytes, Reactions]:
+        marks = ",".join("?" * len(ids))
+        rows = self._rows(
+            "SELECT m.target, m.text, count(DISTINCT m.author) AS n FROM messages m"
+            f" WHERE m.target IN ({marks}) AND m.kind = {KIND_CODES[Kind.REACTION]}"
+            " AND m.deleted = 0 AND m.text IS NOT NULL GROUP BY m.target, m.text"
+            " ORDER BY n DESC, m.text",
+            ids,
+        )
+        grouped: dict[bytes, list[tuple[str, int]]] = {}
+        for target, emoji, n in rows:
+            grouped.setdefault(target, []).append((emoji, n))
+        return {key: Reactions(tuple(value)) for key, value in grouped.items()}
+
+
+def _check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InputError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    return limit
+
+
+def _fts_query(query: str) -> str:
+    words = query.split()
+    if not words:
+        raise InputError("search needs at least one word")
+    terms = []
+    for word in words:
+        prefix = word.endswith("*") and len(word) > 1
+        word = word.rstrip("*") if prefix else word
+        terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
+    return " ".join(terms)
+
+
+def _opt_id(raw: bytes | None) -> MessageId | None:
+    return None if raw is None else MessageId(raw)
+
+
+def _item(row: Any) -> Item:
+    rowid, mid, key, name, seq, ts, code, text, root, parent, target, has_body, deleted = row
+    return Item(
+        id=MessageId(mid),
+        author=AuthorId(key),
+        author_name=name,
+        seq=seq,
+        ts=ts,
+        kind=CODE_KINDS[code],
+        text=text,
+        root=_opt_id(root),
+        parent=_opt_id(parent),
+        target=_opt_id(target),
+        has_body=bool(has_body),
+        deleted=bool(deleted),
+        cursor=(ts, rowid),
+    )
+
+
+def _author_info(row: Any) -> AuthorInfo:
+    key, name, bio, head_seq, held, forked = row
+    return AuthorInfo(AuthorId(key), name, bio, head_seq, held, bool(forked))
