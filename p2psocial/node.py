@@ -91,16 +91,13 @@ class Subscription:
 
     def _offer(self, event: Event) -> None:
         if self._missed:
-            try:
-                self._send.send_nowait(EventsMissed(self._missed))
-            except trio.WouldBlock:
-                self._missed += 1
-                return
-            self._missed = 0
+            # Keep order: nothing more is queued until the reader has been told of the gap.
+            self._missed += 1
+            return
         try:
             self._send.send_nowait(event)
         except trio.WouldBlock:
-            self._missed += 1
+            self._missed = 1
         except trio.BrokenResourceError:
             pass
 
@@ -108,6 +105,14 @@ class Subscription:
         return self
 
     async def __anext__(self) -> Event:
+        try:
+            return self._receive.receive_nowait()
+        except trio.WouldBlock:
+            if self._missed:
+                missed, self._missed = self._missed, 0
+                return EventsMissed(missed)
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
         try:
             return await self._receive.receive()
         except trio.EndOfChannel:

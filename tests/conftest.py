@@ -1,0 +1,46 @@
+"""Shared fixtures: a home directory with an identity, and a node opened on it.
+
+Keys in tests are unencrypted unless a test is about encryption: the Argon2id cost of a
+real keystore (about 0.6 s) belongs in the tests that check it, not in every test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from p2psocial.core.ids import AuthorId
+from p2psocial.node import Node, init_home, open_node
+
+# Deterministic property tests in CI; `--hypothesis-profile=dev` explores further.
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None, max_examples=1000)
+settings.load_profile("ci")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An initialised home directory (unencrypted key)."""
+    path = tmp_path / "home"
+    init_home(path, passphrase=None)
+    return path
+
+
+@pytest.fixture
+def me(home: Path) -> AuthorId:
+    """The author id of :func:`home`'s identity."""
+    from p2psocial import keystore
+
+    return AuthorId(keystore.read_public_key(home))
+
+
+@pytest.fixture
+async def node(home: Path) -> AsyncIterator[Node]:
+    """A node opened on :func:`home`."""
+    async with open_node(home) as opened:
+        yield opened
