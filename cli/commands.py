@@ -460,5 +460,3 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
 
     return _with_node(args, work)
-
-

@@ -33,8 +33,8 @@ from .core.text import find_author_ids
 from .errors import ImportFileError, InputError, NotFoundError, PassphraseRequiredError
 from .home import HomePaths
 from .store.exchange import read_export, write_export
-from .store.queries import DEFAULT_LIMIT, AuthorInfo, Cursor, IndexReader, Item, Reactions
 from .store.log import RecoveryReport
+from .store.queries import DEFAULT_LIMIT, AuthorInfo, Cursor, IndexReader, Item, Reactions
 from .store.store import IngestResult, Outcome, Store, wall_clock_ms
 
 log = logging.getLogger(__name__)

@@ -77,8 +77,7 @@ def check_chain(message: Message, view: ChainView, *, allow_gaps: bool) -> Verdi
         return Verdict.FORK
     if view.before is not None and message.header.prev != view.before:
         raise PrevMismatchError(
-            f"{message.author.short} seq {message.seq}: prev is not the id of seq "
-            f"{message.seq - 1}"
+            f"{message.author.short} seq {message.seq}: prev is not the id of seq {message.seq - 1}"
         )
     if not allow_gaps and message.seq > view.head_seq + 1:
         raise SeqGapError(
@@ -119,7 +118,9 @@ class MemoryChains:
         Raises:
             PrevMismatchError, SeqGapError: As :func:`check_chain`.
         """
-        verdict = check_chain(message, self.view(message.author, message.seq), allow_gaps=allow_gaps)
+        verdict = check_chain(
+            message, self.view(message.author, message.seq), allow_gaps=allow_gaps
+        )
         chain = self._chains.setdefault(message.author, _AuthorChain())
         if verdict is Verdict.APPEND:
             chain.ids[message.seq] = message.id

@@ -45,7 +45,9 @@ from .limits import (
 )
 
 SIGNING_CONTEXT: Final = b"p2psocial/v1/header\x00"
-HEADER_FIELDS: Final = frozenset({"v", "author", "seq", "prev", "ts", "kind", "body_hash", "body_len"})
+HEADER_FIELDS: Final = frozenset(
+    {"v", "author", "seq", "prev", "ts", "kind", "body_hash", "body_len"}
+)
 _SIG_BYTES: Final = 64
 # A canonical [header, signature] array ends with the signature as a 64-byte bstr.
 _SIG_PREFIX: Final = b"\x58\x40"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from ..errors import InvalidIdError
 from .bech32 import CHARSET
 from .ids import AuthorId
 
@@ -36,6 +37,6 @@ def find_author_ids(text: str) -> list[AuthorId]:
     for match in _AUTHOR.finditer(text):
         try:
             found.setdefault(AuthorId.parse(match.group(1)), None)
-        except ValueError:
+        except InvalidIdError:  # a typo in the checksum or padding: not an id
             continue
     return list(found)

@@ -192,18 +192,20 @@ class IndexWriter:
             return
 
         header, body = message.header, message.body
-        text = root = parent = target = subject = None
+        text: str | None = None
+        root = parent = target = None
+        subject: int | None = None
         match body:
-            case Post(text=text):
-                pass
-            case Reply(text=text, root=r, parent=p):
-                root, parent = r.raw, p.raw
-            case Repost(target=t) | Delete(target=t):
-                target = t.raw
-            case Reaction(target=t, emoji=text):
-                target = t.raw
-            case Follow(author=a) | Unfollow(author=a):
-                subject = self._author_row(a.raw)
+            case Post():
+                text = body.text
+            case Reply():
+                text, root, parent = body.text, body.root.raw, body.parent.raw
+            case Repost() | Delete():
+                target = body.target.raw
+            case Reaction():
+                text, target = body.emoji, body.target.raw
+            case Follow() | Unfollow():
+                subject = self._author_row(body.author.raw)
         code = KIND_CODES[header.kind]
         deleted = 0
         if code in DELETABLE_CODES:
@@ -240,15 +242,15 @@ class IndexWriter:
         if deleted or body is None:
             return
         match body:
-            case Post(text=t, mentions=ms) | Reply(text=t, mentions=ms):
-                conn.execute("INSERT INTO search (rowid, text) VALUES (?, ?)", (rowid, t))
+            case Post() | Reply():
+                conn.execute("INSERT INTO search (rowid, text) VALUES (?, ?)", (rowid, body.text))
                 conn.executemany(
                     "INSERT OR IGNORE INTO tags (tag, ts, msg) VALUES (?, ?, ?)",
-                    [(tag, header.ts, rowid) for tag in extract_tags(t)],
+                    [(tag, header.ts, rowid) for tag in extract_tags(body.text)],
                 )
                 conn.executemany(
                     "INSERT OR IGNORE INTO mentions (author, ts, msg) VALUES (?, ?, ?)",
-                    [(self._author_row(m.raw), header.ts, rowid) for m in ms],
+                    [(self._author_row(m.raw), header.ts, rowid) for m in body.mentions],
                 )
             case Follow() | Unfollow():
                 conn.execute(
@@ -263,8 +265,8 @@ class IndexWriter:
                     " WHERE rowid = ? AND profile_seq < ?",
                     (name, bio, message.seq, author, message.seq),
                 )
-            case Delete(target=t):
-                self._apply_delete(author, t)
+            case Delete():
+                self._apply_delete(author, body.target)
             case _:
                 pass
 

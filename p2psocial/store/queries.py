@@ -484,8 +484,8 @@ def _fts_query(query: str) -> str:
     terms = []
     for word in words:
         prefix = word.endswith("*") and len(word) > 1
-        word = word.rstrip("*") if prefix else word
-        terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
+        bare = word.rstrip("*") if prefix else word
+        terms.append('"' + bare.replace('"', '""') + '"' + ("*" if prefix else ""))
     return " ".join(terms)
 
 

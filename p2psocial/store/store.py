@@ -75,6 +75,7 @@ class Store:
 
     def __init__(
         self,
+        *,
         paths: HomePaths,
         lock: HomeLock,
         log_: Log,
@@ -120,13 +121,13 @@ class Store:
                     index.close()
                     index, position = IndexWriter.create(paths.index), 0
                 store = cls(
-                    paths,
-                    lock,
-                    log_,
-                    index,
-                    IndexReader.open(paths.index),
-                    clock,
-                    max_skew_ms,
+                    paths=paths,
+                    lock=lock,
+                    log_=log_,
+                    index=index,
+                    reader=IndexReader.open(paths.index),
+                    clock=clock,
+                    max_skew_ms=max_skew_ms,
                 )
                 store._catch_up(position)
             except BaseException:
