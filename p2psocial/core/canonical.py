@@ -73,15 +73,18 @@ def decode(data: bytes) -> Value:
         NonCanonicalError: ``data`` is well-formed but not the canonical encoding.
     """
     stream = io.BytesIO(data)
+    # Built outside the try: a cbor2 without these options must fail loudly, not make
+    # every message look malformed.
+    decoder = cbor2.CBORDecoder(
+        stream,
+        max_depth=MAX_DEPTH + 1,
+        allow_indefinite=False,
+        allow_duplicate_keys=False,
+        semantic_decoders=_EVERY_TAG_REFUSED,
+        tag_hook=cast(Any, _refuse_tag),  # cbor2's stubs disagree with its docs
+    )
     try:
-        value: Any = cbor2.CBORDecoder(
-            stream,
-            max_depth=MAX_DEPTH + 1,
-            allow_indefinite=False,
-            allow_duplicate_keys=False,
-            semantic_decoders=_EVERY_TAG_REFUSED,
-            tag_hook=cast(Any, _refuse_tag),  # cbor2's stubs disagree with its docs
-        ).decode()
+        value: Any = decoder.decode()
     except DecodeError:
         raise
     except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError, OverflowError) as exc:
