@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Final
 
 from ..errors import InvalidIdError
@@ -10,25 +11,45 @@ from .bech32 import CHARSET
 from .ids import AuthorId
 
 MAX_TAG_CHARS: Final = 64
-_TAG = re.compile(r"(?<![\w#])#(\w{1,64})(?!\w)")
 _AUTHOR = re.compile(rf"(?<![a-z0-9])({AuthorId.HRP}1[{CHARSET}]{{58}})(?![a-z0-9])")
 
 
-def extract_tags(text: str) -> list[str]:
-    """The hashtags in ``text``, case-folded, in order of first appearance, no repeats.
+def _is_word_char(char: str) -> bool:
+    """``_``, or a letter, number or combining mark (Unicode categories L, N, M)."""
+    return char == "_" or unicodedata.category(char)[0] in "LNM"
 
-    A tag is ``#`` followed by 1 to 64 letters, digits or underscores, not preceded by a
-    word character (so ``a#b`` and ``##x`` are not tags).
+
+def extract_tags(text: str) -> list[str]:
+    """The hashtags in ``text`` as the index keys them, in order of first appearance.
+
+    A tag is ``#`` not preceded by a word character or ``#``, then 1 to 64 word
+    characters (after NFC normalisation) starting with a letter, number or ``_``; a longer
+    run is no tag at all. Word characters include combining marks, so ``#हिन्दी`` and a
+    decomposed ``#café`` are whole tags.
     """
+    text = unicodedata.normalize("NFC", text)
     seen: dict[str, None] = {}
-    for match in _TAG.finditer(text):
-        seen.setdefault(match.group(1).casefold(), None)
+    start = text.find("#")
+    while start != -1:
+        end = start + 1
+        while end < len(text) and _is_word_char(text[end]):
+            end += 1
+        word = text[start + 1 : end]
+        before = text[start - 1] if start else ""
+        if (
+            word
+            and len(word) <= MAX_TAG_CHARS
+            and unicodedata.category(word[0])[0] != "M"
+            and not (before and (before == "#" or _is_word_char(before)))
+        ):
+            seen.setdefault(normalize_tag(word), None)
+        start = text.find("#", max(end, start + 1))
     return list(seen)
 
 
 def normalize_tag(tag: str) -> str:
-    """A tag as the index keys it: without a leading ``#``, case-folded."""
-    return tag.removeprefix("#").casefold()
+    """A tag as the index keys it: no leading ``#``, case-folded, NFC-normalised."""
+    return unicodedata.normalize("NFC", tag.removeprefix("#").casefold())
 
 
 def find_author_ids(text: str) -> list[AuthorId]:
