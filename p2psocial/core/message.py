@@ -278,6 +278,9 @@ def _parse_header(value: dict[str, canonical.Value]) -> Header:
 
 
 def _check_header_ranges(header: Header) -> None:
+    for name in ("seq", "ts", "body_len"):
+        if type(getattr(header, name)) is not int:
+            raise MalformedHeaderError(f"header.{name} must be an integer")
     if not 1 <= header.seq <= MAX_SEQ:
         raise MalformedHeaderError(f"header.seq must be in 1..{MAX_SEQ}")
     if (header.seq == 1) != (header.prev is None):

@@ -116,6 +116,11 @@ class IndexWriter:
                 after_prev = None if prev is None else MessageId(prev)
         return ChainView(head_seq=row[1], at_seq=at, before=before, after_prev=after_prev)
 
+    def is_fork_evidence(self, message: MessageId) -> bool:
+        """Whether ``message`` is already held as fork evidence."""
+        row = self._conn.execute("SELECT 1 FROM forks WHERE id = ?", (message.raw,)).fetchone()
+        return row is not None
+
     def head(self, author: AuthorId) -> tuple[int, MessageId | None]:
         """The highest seq held for ``author`` and its id (0 and None if none)."""
         row = self._conn.execute(

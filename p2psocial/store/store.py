@@ -219,6 +219,7 @@ class Store:
     def _check_chains(self, results: list[IngestResult], *, allow_gaps: bool) -> list[IngestResult]:
         pending: dict[tuple[AuthorId, int], Message] = {}
         heads: dict[AuthorId, int] = {}
+        evidence: set[MessageId] = set()
         checked: list[IngestResult] = []
         for result in results:
             message = result.message
@@ -235,9 +236,12 @@ class Store:
                 pending[(message.author, message.seq)] = message
                 heads[message.author] = max(view.head_seq, message.seq)
                 checked.append(result)
-            elif verdict is Verdict.DUPLICATE:
+            elif verdict is Verdict.DUPLICATE or (
+                message.id in evidence or self._index.is_fork_evidence(message.id)
+            ):
                 checked.append(IngestResult(Outcome.DUPLICATE, message))
             else:
+                evidence.add(message.id)
                 error = ForkError(
                     f"{message.author.short} signed two different messages for seq "
                     f"{message.seq}; kept as evidence, author marked forked"
