@@ -35,7 +35,8 @@ async def test_own_messages_form_a_chain(node: Node) -> None:
     first = await node.post("one")
     second = await node.post("two")
     assert (first.seq, second.seq) == (1, 2)
-    assert first.header.prev is None and second.header.prev == first.id
+    assert first.header.prev is None
+    assert second.header.prev == first.id
     assert [i.text for i in await node.timeline("home")] == ["two", "one"]
 
 
@@ -64,7 +65,8 @@ async def test_profile_keeps_the_field_not_given(node: Node) -> None:
     await node.set_profile(name="alice", bio="first bio")
     await node.set_profile(bio="second bio")
     info = await node.author(node.me)
-    assert info is not None and (info.name, info.bio) == ("alice", "second bio")
+    assert info is not None
+    assert (info.name, info.bio) == ("alice", "second bio")
 
 
 async def test_mentions_written_in_text_are_found(node: Node) -> None:
@@ -132,7 +134,8 @@ async def test_a_slow_subscriber_is_told_what_it_missed(node: Node) -> None:
         await node.post("after the flood")
         with trio.fail_after(5):
             event = await events.__anext__()
-        assert isinstance(event, NewMessage) and event.source == "local"
+        assert isinstance(event, NewMessage)
+        assert event.source == "local"
 
 
 async def test_encrypted_key_is_unlocked_once_and_only_to_sign(tmp_path: Path) -> None:

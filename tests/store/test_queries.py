@@ -34,7 +34,9 @@ class Network:
         d.extend(30, "dave says {seq} #gossip")
 
     def wire(self) -> list[bytes]:
-        return [m.to_bytes() for b in (self.alice, self.bob, self.carol, self.dave) for m in b.messages]
+        return [
+            m.to_bytes() for b in (self.alice, self.bob, self.carol, self.dave) for m in b.messages
+        ]
 
 
 @pytest.fixture
@@ -80,7 +82,8 @@ def test_author_and_tag_feeds(reader: IndexReader, net: Network) -> None:
     assert {i.author for i in reader.author_feed(net.dave.author, limit=100)} == {net.dave.author}
     assert len(reader.author_feed(net.dave.author, limit=100)) == 30
     tagged = reader.tag_feed("#GOSSIP", limit=100)
-    assert len(tagged) == 31 and net.root.id in {i.id for i in tagged}
+    assert len(tagged) == 31
+    assert net.root.id in {i.id for i in tagged}
 
 
 def test_feed_by_name(reader: IndexReader, net: Network) -> None:
@@ -100,7 +103,8 @@ def test_counts_on_items(reader: IndexReader, net: Network) -> None:
     assert item.reposts == 1
     assert item.reactions.counts == (("👍", 2), ("🎉", 1))
     repost = reader.get(net.repost.id)
-    assert repost is not None and repost.reposted is not None
+    assert repost is not None
+    assert repost.reposted is not None
     assert repost.reposted.id == net.root.id
 
 

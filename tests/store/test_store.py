@@ -61,7 +61,8 @@ def test_accepted_messages_are_logged_then_indexed(store: Store) -> None:
     results = store.ingest(alice.wire() + bob.wire())
     assert outcomes(results) == [Outcome.ACCEPTED, Outcome.ACCEPTED]
     positions = [r.position for r in results]
-    assert positions[0] is not None and positions[1] is not None
+    assert positions[0] is not None
+    assert positions[1] is not None
     assert positions[0] < positions[1] <= store.log_end
     assert texts(store) == ["hi alice", "hello from alice"]
 
@@ -120,13 +121,19 @@ def test_fork_is_kept_as_evidence_and_marks_the_author(store: Store) -> None:
     assert isinstance(result.error, ForkError)
     assert store.log_end > end, "fork evidence must be appended to the log"
     info = store.reader.author(alice.author)
-    assert info is not None and info.forked
+    assert info is not None
+    assert info.forked
     assert "a different seq 2" not in texts(store), "the first-seen message stays"
     assert store.reader.counts()["forks"] == 1
+    # Evidence sent again (a peer replaying it) is a duplicate: the log does not grow.
+    end = store.log_end
+    assert outcomes(store.ingest([other.to_bytes(), other.to_bytes()])) == [Outcome.DUPLICATE] * 2
+    assert store.log_end == end
     # The index is derived: replaying the log finds the same fork.
     store.reindex()
     info = store.reader.author(alice.author)
-    assert info is not None and info.forked
+    assert info is not None
+    assert info.forked
     assert store.reader.counts()["forks"] == 1
 
 
@@ -159,12 +166,14 @@ def test_gaps_need_permission_and_are_tracked(store: Store) -> None:
     [result] = store.ingest([alice.messages[4].to_bytes()], allow_gaps=True)
     assert result.outcome is Outcome.ACCEPTED
     info = store.reader.author(alice.author)
-    assert info is not None and (info.head_seq, info.held) == (5, 1)
+    assert info is not None
+    assert (info.head_seq, info.held) == (5, 1)
     # Newest-first backfill fills the gap; every link is checked as it lands.
     results = store.ingest([m.to_bytes() for m in reversed(alice.messages[:4])])
     assert outcomes(results) == [Outcome.ACCEPTED] * 4
     info = store.reader.author(alice.author)
-    assert info is not None and (info.head_seq, info.held) == (5, 5)
+    assert info is not None
+    assert (info.head_seq, info.held) == (5, 5)
 
 
 def test_a_batch_is_checked_against_its_own_earlier_messages(store: Store) -> None:
@@ -181,7 +190,9 @@ def test_dropped_body_is_stored_as_a_verified_header(store: Store) -> None:
     [result] = store.ingest([post.without_body().to_bytes()])
     assert result.outcome is Outcome.ACCEPTED
     item = store.reader.get(post.id)
-    assert item is not None and not item.has_body and item.text is None
+    assert item is not None
+    assert not item.has_body
+    assert item.text is None
 
 
 def test_index_catches_up_with_records_it_never_saw(store: Store) -> None:
@@ -274,7 +285,8 @@ def test_state_kinds_take_the_highest_seq_whatever_the_arrival_order(store: Stor
     alice.profile("new name")
     store.ingest([m.to_bytes() for m in reversed(alice.messages)])
     info = store.reader.author(alice.author)
-    assert info is not None and info.name == "new name"
+    assert info is not None
+    assert info.name == "new name"
     assert not store.reader.is_following(alice.author, bob.author)
     store = reopen(store)
     try:
@@ -293,7 +305,9 @@ def test_delete_hides_the_body_even_when_it_arrives_first(store: Store) -> None:
     assert store.reader.search("delete") == []
     assert store.reader.tag_feed("gone") == []
     item = store.reader.get(post.id)
-    assert item is not None and item.deleted and item.text is None
+    assert item is not None
+    assert item.deleted
+    assert item.text is None
 
 
 def test_delete_of_someone_elses_message_is_ignored(store: Store) -> None:
