@@ -454,6 +454,37 @@ class Log:
 
     # --- reading ------------------------------------------------------------------------
 
+    def read_at(self, position: int) -> bytes:
+        """The payload of the one record at ``position`` (random access, crc-checked).
+
+        Args:
+            position: A record's position, as :meth:`append` returned it.
+
+        Raises:
+            ValueError: No record of this log starts at ``position``.
+            LogCorruptError: The record there is damaged.
+        """
+        self._check_open()
+        segments, _tail = self._view
+        if not self._writable:
+            segments = _list_segments(self._directory)
+        index = bisect.bisect_right([segment.base for segment in segments], position) - 1
+        if index < 0 or position - segments[index].base < FILE_HEADER_SIZE:
+            raise ValueError(f"position {position} is not a record of this log")
+        segment = segments[index]
+        offset = position - segment.base
+        with open(segment.path, "rb", buffering=0) as file:
+            head = os.pread(file.fileno(), FRAME_HEADER_SIZE, offset)
+            if len(head) < FRAME_HEADER_SIZE or head[: len(MAGIC)] != MAGIC:
+                raise ValueError(f"position {position} is not a record of this log")
+            length = int.from_bytes(head[4:8], "big")
+            frame = head + os.pread(file.fileno(), length, offset + FRAME_HEADER_SIZE)
+        match decode_frame(frame, 0):
+            case GoodFrame(payload=payload):
+                return payload
+            case _:
+                raise LogCorruptError(f"{segment.path}: damaged record at offset {offset}")
+
     def read_from(self, position: int = 0) -> Iterator[Record]:
         """Iterate over the records from ``position`` on, in order, each crc-checked.
 

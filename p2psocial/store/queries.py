@@ -117,12 +117,13 @@ class IndexReader:
         """Close the connection."""
         self._conn.close()
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run read-only SQL against the index (for adapters such as sync); rows as tuples."""
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
     def _author_rowid(self, author: AuthorId) -> int | None:
-        rows = self._rows("SELECT rowid FROM authors WHERE key = ?", (author.raw,))
+        rows = self.query("SELECT rowid FROM authors WHERE key = ?", (author.raw,))
         return rows[0][0] if rows else None
 
     # --- timelines -----------------------------------------------------------------------
@@ -195,7 +196,7 @@ class IndexReader:
         if before is not None:
             where += " AND (t.ts, t.msg) < (?, ?)"
             params += [before[0], before[1]]
-        rows = self._rows(
+        rows = self.query(
             f"SELECT {_ITEM_COLUMNS} FROM tags t JOIN messages m ON m.rowid = t.msg"
             f" JOIN authors a ON a.rowid = m.author WHERE {where} AND m.deleted = 0"
             " ORDER BY t.ts DESC, t.msg DESC LIMIT ?",
@@ -216,7 +217,7 @@ class IndexReader:
         if before is not None:
             where += " AND (x.ts, x.msg) < (?, ?)"
             params += [before[0], before[1]]
-        rows = self._rows(
+        rows = self.query(
             f"SELECT {_ITEM_COLUMNS} FROM mentions x JOIN messages m ON m.rowid = x.msg"
             f" JOIN authors a ON a.rowid = m.author WHERE {where} AND m.deleted = 0"
             " ORDER BY x.ts DESC, x.msg DESC LIMIT ?",
@@ -235,7 +236,7 @@ class IndexReader:
         """
         limit = _check_limit(limit)
         match = _fts_query(query)
-        rows = self._rows(
+        rows = self.query(
             f"SELECT {_ITEM_COLUMNS} FROM search s JOIN messages m ON m.rowid = s.rowid"
             " JOIN authors a ON a.rowid = m.author WHERE search MATCH ? AND m.deleted = 0"
             " ORDER BY m.ts DESC, m.rowid DESC LIMIT ?",
@@ -250,7 +251,7 @@ class IndexReader:
         if before is not None:
             where += " AND (m.ts, m.rowid) < (?, ?)"
             params = [*params, before[0], before[1]]
-        rows = self._rows(
+        rows = self.query(
             f"SELECT {_ITEM_COLUMNS} FROM messages m INDEXED BY {index}"
             f" JOIN authors a ON a.rowid = m.author"
             f" WHERE m.{TIMELINE_KINDS_SQL} AND m.deleted = 0 AND {where}"
@@ -263,7 +264,7 @@ class IndexReader:
 
     def get(self, message: MessageId) -> Item | None:
         """One message, or None if it is not held."""
-        rows = self._rows(f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE m.id = ?", (message.raw,))
+        rows = self.query(f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE m.id = ?", (message.raw,))
         items = self._decorate(rows)
         return items[0] if items else None
 
@@ -282,7 +283,7 @@ class IndexReader:
         if start is None:
             raise NotFoundError(f"message {message.short} is not held by this node")
         root = start.root or start.id
-        rows = self._rows(
+        rows = self.query(
             f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE m.id = ? OR m.root = ? ORDER BY m.ts, m.rowid",
             (root.raw, root.raw),
         )
@@ -314,7 +315,7 @@ class IndexReader:
 
     def replies(self, message: MessageId, *, limit: int = MAX_LIMIT) -> list[Item]:
         """Direct replies to ``message``, oldest first."""
-        rows = self._rows(
+        rows = self.query(
             f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE m.parent = ? ORDER BY m.ts, m.rowid LIMIT ?",
             (message.raw, _check_limit(limit)),
         )
@@ -328,7 +329,7 @@ class IndexReader:
 
     def author(self, author: AuthorId) -> AuthorInfo | None:
         """What is known about ``author``, or None if nothing is held."""
-        rows = self._rows(
+        rows = self.query(
             "SELECT key, name, bio, head_seq, held, forked FROM authors WHERE key = ?",
             (author.raw,),
         )
@@ -344,7 +345,7 @@ class IndexReader:
 
     def is_following(self, follower: AuthorId, followee: AuthorId) -> bool:
         """Whether ``follower`` currently follows ``followee``."""
-        rows = self._rows(
+        rows = self.query(
             "SELECT 1 FROM follows f JOIN authors a ON a.rowid = f.follower"
             " JOIN authors b ON b.rowid = f.followee"
             " WHERE a.key = ? AND b.key = ? AND f.active = 1",
@@ -353,7 +354,7 @@ class IndexReader:
         return bool(rows)
 
     def _graph(self, this: str, other: str, author: AuthorId) -> list[AuthorInfo]:
-        rows = self._rows(
+        rows = self.query(
             "SELECT o.key, o.name, o.bio, o.head_seq, o.held, o.forked FROM follows f"
             f" JOIN authors t ON t.rowid = {this} JOIN authors o ON o.rowid = {other}"
             " WHERE t.key = ? AND f.active = 1 ORDER BY coalesce(o.name, ''), o.key",
@@ -363,7 +364,7 @@ class IndexReader:
 
     def authors(self) -> list[AuthorInfo]:
         """Every author held, by name."""
-        rows = self._rows(
+        rows = self.query(
             "SELECT key, name, bio, head_seq, held, forked FROM authors WHERE held > 0"
             " ORDER BY coalesce(name, ''), key"
         )
@@ -399,7 +400,7 @@ class IndexReader:
         if high is not None:
             sql += f" AND {column} < ?"
             params.append(high)
-        rows = self._rows(sql + " LIMIT 2", params)
+        rows = self.query(sql + " LIMIT 2", params)
         if not rows:
             raise NotFoundError(f"no {cls.WHAT} matches {text.strip()!r}")
         if len(rows) > 1:
@@ -410,7 +411,7 @@ class IndexReader:
 
     def counts(self) -> dict[str, int]:
         """How many messages, authors and forks the index holds."""
-        rows = self._rows(
+        rows = self.query(
             "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM authors"
             " WHERE held > 0), (SELECT count(*) FROM forks)"
         )
@@ -431,7 +432,7 @@ class IndexReader:
         reposted: dict[MessageId, Item] = {}
         if targets:
             marks = ",".join("?" * len(targets))
-            found = self._rows(
+            found = self.query(
                 f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE m.id IN ({marks}) AND m.deleted = 0",
                 [t.raw for t in targets],
             )
@@ -449,7 +450,7 @@ class IndexReader:
 
     def _count_by(self, column: str, ids: list[bytes], kind_sql: str) -> dict[bytes, int]:
         marks = ",".join("?" * len(ids))
-        rows = self._rows(
+        rows = self.query(
             f"SELECT m.{column}, count(*) FROM messages m WHERE m.{column} IN ({marks})"
             f" AND {kind_sql} AND m.deleted = 0 GROUP BY m.{column}",
             ids,
@@ -458,7 +459,7 @@ class IndexReader:
 
     def _reactions(self, ids: list[bytes]) -> dict[bytes, Reactions]:
         marks = ",".join("?" * len(ids))
-        rows = self._rows(
+        rows = self.query(
             "SELECT m.target, m.text, count(DISTINCT m.author) AS n FROM messages m"
             f" WHERE m.target IN ({marks}) AND m.kind = {KIND_CODES[Kind.REACTION]}"
             " AND m.deleted = 0 AND m.text IS NOT NULL GROUP BY m.target, m.text"

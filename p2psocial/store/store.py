@@ -33,6 +33,7 @@ from .index import IndexWriter
 from .lock import HomeLock
 from .log import Log, RecoveryReport
 from .queries import IndexReader
+from .syncview import StoreView
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +316,10 @@ class Store:
             self._index = IndexWriter.create(self.paths.index)
             self.reader = IndexReader.open(self.paths.index)
             return self._catch_up(0)
+
+    def sync_view(self) -> StoreView:
+        """This store as the sync protocol sees it."""
+        return StoreView(self.reader, self._log)
 
     def records(self) -> Iterator[bytes]:
         """Every record's payload in log order (for export)."""
