@@ -17,6 +17,8 @@ from ..errors import InvalidIdError
 from . import bech32
 
 ID_BYTES: Final = 32
+ID_TEXT_CHARS: Final = 58
+"""Data and checksum characters after the ``1`` of a full id (52 + 6)."""
 SHORT_CHARS: Final = 8
 
 

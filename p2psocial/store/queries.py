@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from ..core.bodies import Kind
-from ..core.ids import AuthorId, MessageId
+from ..core.ids import ID_TEXT_CHARS, AuthorId, MessageId
 from ..core.text import normalize_tag
-from ..errors import AmbiguousIdError, InputError, NotFoundError
+from ..errors import AmbiguousIdError, InputError, NotFoundError, StoreError
 from .index import connect
 from .schema import CODE_KINDS, KIND_CODES, TIMELINE_KINDS_SQL
 
@@ -120,7 +120,13 @@ class IndexReader:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Run read-only SQL against the index (for adapters such as sync); rows as tuples."""
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(
+                    f"cannot read the index ({exc}); the node rebuilds a damaged index from the"
+                    " log when it next opens this home, or run 'p2psocial reindex'"
+                ) from None
 
     def _author_rowid(self, author: AuthorId) -> int | None:
         rows = self.query("SELECT rowid FROM authors WHERE key = ?", (author.raw,))
@@ -394,6 +400,8 @@ class IndexReader:
         try:
             return cls.parse(text)
         except InputError:
+            if len(text.strip()) >= len(cls.HRP) + 1 + ID_TEXT_CHARS:
+                raise  # a whole id with a typo: its checksum error says so
             low, high = cls.prefix_range(text)
         sql = f"SELECT {column} FROM {table} WHERE {column} >= ?"
         params: list[Any] = [low]
