@@ -64,7 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    raw = sys.argv[1:] if argv is None else list(argv)
+    for arg in raw:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            sys.stderr.write(f"{PROG}: error: an argument is not valid UTF-8 text: {arg!r}\n")
+            return EXIT_USAGE
+    args = parser.parse_args(raw)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format=f"{PROG}: %(levelname)s: %(message)s",

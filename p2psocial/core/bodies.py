@@ -156,7 +156,10 @@ def encode_body(body: Body) -> bytes:
             value = {"author": author.raw}
         case Profile(name, bio):
             value = {"name": name, "bio": bio}
-    data = canonical.encode(value)
+    try:
+        data = canonical.encode(value)
+    except ValueError as exc:
+        raise MalformedBodyError(f"{body.kind.value} body: {exc}") from None
     # Re-parse: one set of rules for what we write and what we accept.
     decode_body(body.kind, data)
     return data
@@ -209,6 +212,13 @@ def decode_body(kind: str, data: bytes) -> Body:
     return body
 
 
+def _utf8_size(kind: str, key: str, value: str) -> int:
+    try:
+        return len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise MalformedBodyError(f"{kind}.{key} is not valid UTF-8 text") from None
+
+
 class _Fields:
     """Takes fields out of a body map one by one, then insists nothing is left."""
 
@@ -227,7 +237,7 @@ class _Fields:
         value = self._take(key)
         if not isinstance(value, str):
             raise MalformedBodyError(f"{self._kind}.{key} must be text")
-        size = len(value.encode("utf-8"))
+        size = _utf8_size(self._kind, key, value)
         if size > limit:
             raise OversizeError(f"{self._kind}.{key} is {size} bytes, limit {limit}")
         if (_FORBIDDEN_INLINE if inline else _FORBIDDEN).search(value):
@@ -240,7 +250,7 @@ class _Fields:
         value = self._take(key)
         if not isinstance(value, str) or not value:
             raise MalformedBodyError(f"{self._kind}.{key} must be non-empty text")
-        size = len(value.encode("utf-8"))
+        size = _utf8_size(self._kind, key, value)
         if size > MAX_EMOJI_BYTES:
             raise OversizeError(f"{self._kind}.{key} is {size} bytes, limit {MAX_EMOJI_BYTES}")
         if _FORBIDDEN_INLINE.search(value) or any(c.isspace() for c in value):

@@ -132,7 +132,13 @@ _EVERY_TAG_REFUSED: Final = _EveryTagRefused()
 def _check_value(value: object, *, depth: int, error: type[Exception]) -> None:
     if depth > MAX_DEPTH:
         raise error(f"CBOR nested deeper than {MAX_DEPTH}")
-    if value is None or isinstance(value, bool | bytes | str):
+    if value is None or isinstance(value, bool | bytes):
+        return
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise error("text is not valid UTF-8 (it holds a lone surrogate)") from None
         return
     if isinstance(value, int):
         if not _INT_MIN <= value <= _INT_MAX:
