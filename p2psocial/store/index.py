@@ -44,11 +44,12 @@ def connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
 
 
 def read_meta(conn: sqlite3.Connection) -> tuple[int | None, int]:
-    """The index's schema version (None if it has none) and the log position reached."""
-    try:
-        rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    except sqlite3.DatabaseError:
-        return None, 0
+    """The index's schema version (None if it has none) and the log position reached.
+
+    Raises:
+        sqlite3.DatabaseError: The file is not an index (or not a database at all).
+    """
+    rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     version = rows.get("version")
     return (int(version) if version is not None else None), int(rows.get("position", 0))
 
@@ -68,8 +69,14 @@ class IndexWriter:
             The writer and the log position the index has reached (0 when new or rebuilt
             because its version differed).
         """
-        conn = connect(path, readonly=False)
-        version, position = read_meta(conn)
+        if not path.exists():
+            return cls.create(path), 0
+        try:
+            conn = connect(path, readonly=False)
+            version, position = read_meta(conn)
+        except sqlite3.DatabaseError as exc:
+            log.warning("index %s is damaged (%s): rebuilding it from the log", path, exc)
+            return cls.create(path), 0
         if version != INDEX_VERSION:
             conn.close()
             if version is not None:
