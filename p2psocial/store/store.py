@@ -116,8 +116,12 @@ class Store:
             try:
                 index, position = IndexWriter.open(paths.index)
                 if position > log_.end:
-                    log.warning(
-                        "index is ahead of the log (%s > %s): rebuilding it", position, log_.end
+                    # After a torn tail this is expected, and the log already said why.
+                    log.log(
+                        logging.INFO if log_.recovery else logging.WARNING,
+                        "index is ahead of the log (%s > %s): rebuilding it",
+                        position,
+                        log_.end,
                     )
                     index.close()
                     index, position = IndexWriter.create(paths.index), 0
@@ -321,9 +325,17 @@ class Store:
         """This store as the sync protocol sees it."""
         return StoreView(self.reader, self._log)
 
-    def records(self) -> Iterator[bytes]:
-        """Every record's payload in log order (for export)."""
+    def export_records(self) -> Iterator[bytes]:
+        """Every message held, in log order, with the bodies that deletes dropped left out."""
+        deleted = {
+            MessageId(raw) for (raw,) in self.reader.query("SELECT id FROM messages WHERE deleted")
+        }
         for record in self._log.read_from(0):
+            if deleted:
+                message = decode_message(record.payload, check_signature=False)
+                if message.id in deleted:
+                    yield message.without_body().to_bytes()
+                    continue
             yield record.payload
 
 
