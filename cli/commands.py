@@ -151,12 +151,6 @@ def _passphrase_from_user(*, confirm: bool = False) -> str:
 def _with_node(args: argparse.Namespace, work: Callable[[Node], Awaitable[int | None]]) -> int:
     async def main() -> int | None:
         async with open_node(args.home, passphrase=_passphrase_from_user) as node:
-            report = node.recovery
-            if report is not None:
-                sys.stderr.write(
-                    f"p2psocial: recovered the log after a crash: dropped {report.dropped_bytes}"
-                    f" torn bytes at position {report.position}\n"
-                )
             return await work(node)
 
     return int(trio.run(main) or 0)
@@ -190,7 +184,13 @@ def _read(args: argparse.Namespace, work: Callable[[IndexReader, AuthorId], int 
 
 
 def _text_arg(text: str) -> str:
-    return sys.stdin.read().rstrip("\n") if text == "-" else text
+    if text != "-":
+        return text
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8").rstrip("\n")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"standard input is not valid UTF-8 (byte {exc.start})") from None
 
 
 def _print_written(message: Message, what: str) -> None:
@@ -284,7 +284,10 @@ def cmd_delete(args: argparse.Namespace) -> int:
         target = await node.resolve_message(args.id)
         message = await node.delete(target)
         print(f"asked to delete {target.short} ({message.id})")
-        print("this node dropped it; deletion is a request that other nodes may not honour")
+        print(
+            "this node no longer shows, exports or serves its text; deletion is a request"
+            " that other nodes may not honour"
+        )
 
     return _with_node(args, work)
 

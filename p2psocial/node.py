@@ -26,7 +26,18 @@ import trio
 from nacl.signing import SigningKey
 
 from . import keystore
-from .core.bodies import Body, Delete, Follow, Post, Profile, Reaction, Reply, Repost, Unfollow
+from .core.bodies import (
+    Body,
+    Delete,
+    Follow,
+    Kind,
+    Post,
+    Profile,
+    Reaction,
+    Reply,
+    Repost,
+    Unfollow,
+)
 from .core.ids import AuthorId, MessageId
 from .core.message import Message, sign
 from .core.text import find_author_ids
@@ -138,6 +149,8 @@ def init_home(
     Raises:
         AlreadyInitializedError: ``home`` already has an identity.
     """
+    if passphrase == "":
+        raise InputError("an empty passphrase is not allowed (use None for no encryption)")
     paths = HomePaths(home)
     paths.ensure()
     return AuthorId(keystore.create_keystore(home, passphrase=passphrase, kdf=kdf))
@@ -289,19 +302,39 @@ class Node:
         Raises:
             NotFoundError: ``parent`` is not held.
         """
-        item = await self.get(parent)
-        if item is None:
-            raise NotFoundError(f"message {parent.short} is not held by this node")
+        item = await self._target(parent, (Kind.POST, Kind.REPLY), "reply to")
         root = item.root or item.id
         return await self.publish(Reply(text, root, parent, _mentions(text, mentions)))
 
     async def react(self, target: MessageId, emoji: str) -> Message:
-        """React to ``target`` with a short emoji."""
+        """React to a post, reply or repost with a short emoji.
+
+        Raises:
+            NotFoundError: ``target`` is not held.
+            InputError: ``target`` is not a post, reply or repost.
+        """
+        await self._target(target, (Kind.POST, Kind.REPLY, Kind.REPOST), "react to")
         return await self.publish(Reaction(target, emoji))
 
     async def repost(self, target: MessageId) -> Message:
-        """Share ``target`` with the owner's followers."""
+        """Share a post or reply with the owner's followers.
+
+        Raises:
+            NotFoundError: ``target`` is not held.
+            InputError: ``target`` is not a post or reply.
+        """
+        await self._target(target, (Kind.POST, Kind.REPLY), "repost")
         return await self.publish(Repost(target))
+
+    async def _target(self, target: MessageId, kinds: tuple[Kind, ...], verb: str) -> Item:
+        item = await self.get(target)
+        if item is None:
+            raise NotFoundError(f"message {target.short} is not held by this node")
+        if item.kind not in kinds:
+            names = [k.value for k in kinds]
+            allowed = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 2 else names)
+            raise InputError(f"you can only {verb} a {allowed}, not a {item.kind.value}")
+        return item
 
     async def follow(self, author: AuthorId) -> Message:
         """Follow ``author``.
@@ -386,7 +419,7 @@ class Node:
 
     async def export_file(self, path: Path) -> int:
         """Write every message held to an export file. Returns how many."""
-        return await trio.to_thread.run_sync(write_export, path, self._store.records())
+        return await trio.to_thread.run_sync(write_export, path, self._store.export_records())
 
     async def reindex(self) -> int:
         """Rebuild the index from the log. Returns how many records were indexed."""
