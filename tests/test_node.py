@@ -214,3 +214,19 @@ async def test_documented_example_runs() -> None:
     assert callable(main)
     with trio.fail_after(30):
         await main()
+
+
+async def test_targets_must_be_of_a_kind_that_makes_sense(node: Node) -> None:
+    post = await node.post("a post")
+    reaction = await node.react(post.id, "👍")
+    with pytest.raises(InputError, match="only react to a post, reply or repost"):
+        await node.react(reaction.id, "👍")
+    with pytest.raises(InputError, match="only repost a post or reply"):
+        await node.repost(reaction.id)
+    with pytest.raises(InputError, match="only reply to a post or reply"):
+        await node.reply(reaction.id, "to a reaction")
+
+
+async def test_text_that_is_not_utf8_is_refused(node: Node) -> None:
+    with pytest.raises(MalformedBodyError, match="not valid UTF-8"):
+        await node.post("caf\udce9")
