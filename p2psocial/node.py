@@ -44,9 +44,11 @@ from .core.text import find_author_ids
 from .errors import ImportFileError, InputError, NotFoundError, PassphraseRequiredError
 from .home import HomePaths
 from .store.exchange import read_export, write_export
+from .store.index import Head
 from .store.log import RecoveryReport
 from .store.queries import DEFAULT_LIMIT, AuthorInfo, Cursor, IndexReader, Item, Reactions
 from .store.store import IngestResult, Outcome, Store, wall_clock_ms
+from .store.syncview import StoreView
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +216,10 @@ class Node:
         """What opening the log cut off a torn tail after a crash, if anything."""
         return self._store.recovery
 
+    def sync_view(self) -> StoreView:
+        """The store as the sync protocol sees it (for network adapters)."""
+        return self._store.sync_view()
+
     @property
     def reader(self) -> IndexReader:
         """Synchronous read access to the index (the async queries below wrap it)."""
@@ -282,8 +288,11 @@ class Node:
         """
         key = await self._signing_key()
 
-        def build(seq: int, prev: MessageId | None) -> Message:
-            return sign(key, seq=seq, prev=prev, ts=self._clock(), body=body)
+        def build(head: Head) -> Message:
+            # Never at or before the previous message, even if the clock stepped back:
+            # one author's messages keep their order in every timeline.
+            ts = max(self._clock(), head.ts + 1)
+            return sign(key, seq=head.seq + 1, prev=head.id, ts=ts, body=body)
 
         message = await trio.to_thread.run_sync(self._store.compose, self.me, build)
         log.info("stored own %s seq %s %s", message.kind.value, message.seq, message.id.short)

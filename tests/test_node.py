@@ -230,3 +230,9 @@ async def test_targets_must_be_of_a_kind_that_makes_sense(node: Node) -> None:
 async def test_text_that_is_not_utf8_is_refused(node: Node) -> None:
     with pytest.raises(MalformedBodyError, match="not valid UTF-8"):
         await node.post("caf\udce9")
+
+
+async def test_own_timestamps_increase_even_if_the_clock_does_not(home: Path) -> None:
+    async with open_node(home, clock=lambda: 1_700_000_000_000) as node:
+        stamps = [(await node.post(f"same millisecond {i}")).header.ts for i in range(3)]
+    assert stamps == [1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_002]

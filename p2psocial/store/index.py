@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.bodies import Delete, Follow, Post, Profile, Reaction, Reply, Repost, Unfollow
@@ -52,6 +53,15 @@ def read_meta(conn: sqlite3.Connection) -> tuple[int | None, int]:
     rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     version = rows.get("version")
     return (int(version) if version is not None else None), int(rows.get("position", 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """An author's newest message as held: its seq, id and timestamp."""
+
+    seq: int = 0
+    id: MessageId | None = None
+    ts: int = 0
 
 
 class IndexWriter:
@@ -128,14 +138,14 @@ class IndexWriter:
         row = self._conn.execute("SELECT 1 FROM forks WHERE id = ?", (message.raw,)).fetchone()
         return row is not None
 
-    def head(self, author: AuthorId) -> tuple[int, MessageId | None]:
-        """The highest seq held for ``author`` and its id (0 and None if none)."""
+    def head(self, author: AuthorId) -> Head:
+        """The newest message held for ``author`` (seq 0 when none)."""
         row = self._conn.execute(
-            "SELECT m.seq, m.id FROM authors a JOIN messages m "
+            "SELECT m.seq, m.id, m.ts FROM authors a JOIN messages m "
             "ON m.author = a.rowid AND m.seq = a.head_seq WHERE a.key = ?",
             (author.raw,),
         ).fetchone()
-        return (0, None) if row is None else (row[0], MessageId(row[1]))
+        return Head() if row is None else Head(row[0], MessageId(row[1]), row[2])
 
     # --- applying records --------------------------------------------------------------
 

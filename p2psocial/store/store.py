@@ -29,7 +29,7 @@ from ..core.limits import DEFAULT_MAX_CLOCK_SKEW_MS
 from ..core.message import Message, decode_message
 from ..errors import ForkError, P2PSocialError
 from ..home import HomePaths
-from .index import IndexWriter
+from .index import Head, IndexWriter
 from .lock import HomeLock
 from .log import Log, RecoveryReport
 from .queries import IndexReader
@@ -195,19 +195,16 @@ class Store:
                 return results
             return self._append(results)
 
-    def compose(
-        self, author: AuthorId, build: Callable[[int, MessageId | None], Message]
-    ) -> Message:
+    def compose(self, author: AuthorId, build: Callable[[Head], Message]) -> Message:
         """Sign and store the next message of ``author``'s chain, atomically.
 
         Args:
             author: The local author.
-            build: Called with the next seq and the current head's id; returns the signed
-                message (see :func:`p2psocial.core.message.sign`).
+            build: Called with the chain's current head; returns the signed next message
+                (see :func:`p2psocial.core.message.sign`).
         """
         with self._write_lock:
-            seq, head = self._index.head(author)
-            message = build(seq + 1, head)
+            message = build(self._index.head(author))
             [result] = self._check_chains(
                 [IngestResult(Outcome.ACCEPTED, message)], allow_gaps=False
             )
@@ -216,8 +213,8 @@ class Store:
             self._append([result])
             return message
 
-    def head(self, author: AuthorId) -> tuple[int, MessageId | None]:
-        """The highest seq held for ``author`` and its id."""
+    def head(self, author: AuthorId) -> Head:
+        """The newest message held for ``author``."""
         with self._write_lock:
             return self._index.head(author)
 
