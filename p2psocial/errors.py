@@ -11,6 +11,7 @@ code groups errors by what the caller can do about them:
 - ``store.*``: the local log, index or home directory.
 - ``keystore.*``: the identity key on disk.
 - ``input.*``: something a local user or program asked for is malformed or unknown.
+- ``net.*``: talking to other nodes.
 
 The command line prints ``str(error)`` as one line and exits non-zero; it never shows a
 traceback for any of these.
@@ -214,3 +215,24 @@ class AmbiguousIdError(InputError):
     """An id prefix matches more than one author or message."""
 
     code = "input.ambiguous"
+
+
+# --- the network ----------------------------------------------------------------------
+
+
+class NetworkError(P2PSocialError):
+    """Talking to other nodes failed."""
+
+    code = "net"
+
+
+class DialError(NetworkError):
+    """A peer could not be reached."""
+
+    code = "net.dial"
+
+
+class SyncError(NetworkError):
+    """A sync session with a peer failed (timeout, bad frame, refused request)."""
+
+    code = "net.sync"

@@ -1,0 +1,184 @@
+"""Gossip: new messages to every node within a second, over libp2p gossipsub.
+
+Every message travels on one topic, :data:`TOPIC`, as its wire bytes. The topic validator
+is where messages enter this node from gossip: it checks the message on its own (size,
+encoding, signature, timestamp), the author's rate limit, and then stores it (chain rules
+included) before returning True, so that gossipsub forwards only what this node has
+validated and stored. Anything else returns False, which gossipsub counts against the peer
+that sent it. Stores are batched: concurrent validators share one fsync.
+
+Publishing goes through a paced queue, because py-libp2p drops silently once 32 messages
+wait for one peer. Each own message is published, or, with no peer subscribed, left for
+sync; the log says which.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+import trio
+from libp2p.peer.id import ID
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+
+from ..config import GossipConfig, LimitsConfig
+from ..core.ids import AuthorId
+from ..core.message import Message, decode_message
+from ..core.ratelimit import RateLimiter
+from ..errors import ValidationError
+from ..node import NewMessage, Node
+from ..store.store import IngestResult, Outcome
+
+if TYPE_CHECKING:
+    # libp2p pulls in trio-typing, whose stubs shadow trio's own types for mypy.
+    from trio_typing import TaskStatus
+
+log = logging.getLogger(__name__)
+
+TOPIC: Final = "p2psocial/v1/messages"
+BATCH_MAX: Final = 256
+QUEUE_SIZE: Final = 4096
+
+Incident = Callable[[ID, str, str], None]
+GapHandler = Callable[[AuthorId, ID], None]
+
+
+class _Batcher:
+    """Group commit for validators: one store call (one fsync) for what arrived together."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._send, self._receive = trio.open_memory_channel[
+            tuple[Message, list[IngestResult], trio.Event]
+        ](QUEUE_SIZE)
+
+    async def store(self, message: Message) -> IngestResult:
+        slot: list[IngestResult] = []
+        done = trio.Event()
+        await self._send.send((message, slot, done))
+        await done.wait()
+        return slot[0]
+
+    async def run(self) -> None:
+        async for first in self._receive:
+            batch = [first]
+            while len(batch) < BATCH_MAX:
+                try:
+                    batch.append(self._receive.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            try:
+                results = await self._node.ingest(
+                    [m for m, _, _ in batch], source="network", allow_gaps=True
+                )
+            except Exception:
+                log.exception("gossip: storing a batch of %s failed", len(batch))
+                results = [IngestResult(Outcome.REJECTED, m) for m, _, _ in batch]
+            for (_, slot, done), result in zip(batch, results, strict=True):
+                slot.append(result)
+                done.set()
+
+
+class Gossip:
+    """The gossip side of a running network."""
+
+    def __init__(
+        self,
+        node: Node,
+        pubsub: Pubsub,
+        config: GossipConfig,
+        limits: LimitsConfig,
+        *,
+        incident: Incident,
+        on_gap: GapHandler,
+    ) -> None:
+        self._node = node
+        self._pubsub = pubsub
+        self._config = config
+        self._limits = limits
+        self._incident = incident
+        self._on_gap = on_gap
+        self._authors: RateLimiter[AuthorId] = RateLimiter(limits.author_rate, limits.author_burst)
+        self._batcher = _Batcher(node)
+        self.published = 0
+        self.left_for_sync = 0
+        self.received = 0
+
+    async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Subscribe, validate and publish until cancelled."""
+        subscription = await self._pubsub.subscribe(TOPIC)
+        self._pubsub.set_topic_validator(TOPIC, self._validate, is_async_validator=True)
+        async with self._node.subscribe() as events, trio.open_nursery() as nursery:
+            nursery.start_soon(self._batcher.run)
+            nursery.start_soon(self._drain, subscription)
+            task_status.started()
+            await self._publish_loop(events)
+
+    def peers(self) -> set[ID]:
+        """Peers subscribed to the topic."""
+        return set(self._pubsub.peer_topics.get(TOPIC, set()))
+
+    async def _drain(self, subscription: object) -> None:
+        # Validated messages are already stored; keep py-libp2p's 32-slot channel empty.
+        async for _ in subscription:  # type: ignore[attr-defined]
+            self.received += 1
+
+    async def _validate(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
+        try:
+            return await self._check_and_store(forwarder, msg.data)
+        except Exception:
+            log.exception("gossip: validating a message from %s failed; rejected", forwarder)
+            return False
+
+    async def _check_and_store(self, forwarder: ID, data: bytes) -> bool:
+        own = forwarder == self._pubsub.my_id
+        try:
+            message = decode_message(
+                data,
+                now_ms=time.time_ns() // 1_000_000,
+                max_skew_ms=int(self._limits.clock_skew * 1000),
+            )
+        except ValidationError as exc:
+            if not own:
+                self._incident(forwarder, exc.code, str(exc))
+            return False
+        if message.author != self._node.me and not self._authors.allow(
+            message.author, time.monotonic()
+        ):
+            self._incident(forwarder, "gossip.author_rate", f"{message.author.short} over limit")
+            return False
+        result = await self._batcher.store(message)
+        if result.outcome is Outcome.REJECTED:
+            if not own:
+                code = result.error.code if result.error else "rejected"
+                self._incident(forwarder, code, str(result.error))
+            return False
+        if result.outcome is Outcome.ACCEPTED and not own:
+            info = await self._node.author(message.author)
+            if info is not None and info.held < info.head_seq:
+                self._on_gap(message.author, forwarder)
+        return True
+
+    async def _publish_loop(self, events: object) -> None:
+        interval = 1.0 / self._config.publish_rate
+        async for event in events:  # type: ignore[attr-defined]
+            if not isinstance(event, NewMessage) or event.source != "local":
+                continue
+            message = event.message
+            peers = len(self.peers())
+            if peers == 0:
+                self.left_for_sync += 1
+                log.info("no gossip peers: %s seq %s left for sync", message.id.short, message.seq)
+                continue
+            try:
+                await self._pubsub.publish(TOPIC, message.to_bytes())
+            except Exception as exc:
+                self.left_for_sync += 1
+                log.warning("publishing %s failed (%s): left for sync", message.id.short, exc)
+            else:
+                self.published += 1
+                log.info("published %s seq %s to %s peers", message.id.short, message.seq, peers)
+            await trio.sleep(interval)
