@@ -91,7 +91,7 @@ def decode(data: bytes) -> Value:
         raise DecodeError(f"malformed CBOR: {_first_line(exc)}") from None
     if stream.tell() != len(data):
         raise DecodeError(f"{len(data) - stream.tell()} trailing bytes after the CBOR item")
-    _check_value(value, depth=0, error=DecodeError)
+    _check_value(value, depth=0, error=DecodeError, from_wire=True)
     if cbor2.dumps(value, canonical=True) != bytes(data):
         raise NonCanonicalError("CBOR is well-formed but not in canonical form")
     return value  # type: ignore[no-any-return]
@@ -129,32 +129,40 @@ class _EveryTagRefused(Mapping[int, Callable[..., object]]):
 _EVERY_TAG_REFUSED: Final = _EveryTagRefused()
 
 
-def _check_value(value: object, *, depth: int, error: type[Exception]) -> None:
+_SCALARS: Final = frozenset({bytes, bool, type(None)})
+
+
+def _check_value(
+    value: object, *, depth: int, error: type[Exception], from_wire: bool = False
+) -> None:
+    # Exact types only (no subclasses), tested cheapest first: this runs on every decode.
     if depth > MAX_DEPTH:
         raise error(f"CBOR nested deeper than {MAX_DEPTH}")
-    if value is None or isinstance(value, bool | bytes):
+    kind = type(value)
+    if kind in _SCALARS:
         return
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise error("text is not valid UTF-8 (it holds a lone surrogate)") from None
+    if kind is str:
+        if not from_wire:  # decoded text is valid UTF-8 already
+            try:
+                value.encode("utf-8")  # type: ignore[attr-defined]
+            except UnicodeEncodeError:
+                raise error("text is not valid UTF-8 (it holds a lone surrogate)") from None
         return
-    if isinstance(value, int):
-        if not _INT_MIN <= value <= _INT_MAX:
+    if kind is int:
+        if not _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
             raise error("integer out of the 64-bit range")
         return
-    if isinstance(value, list):
-        for item in value:
-            _check_value(item, depth=depth + 1, error=error)
+    if kind is list:
+        for item in value:  # type: ignore[attr-defined]
+            _check_value(item, depth=depth + 1, error=error, from_wire=from_wire)
         return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
+    if kind is dict:
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str:
                 raise error("map keys must be text strings")
-            if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+            if len(key) > MAX_KEY_BYTES or len(key.encode("utf-8")) > MAX_KEY_BYTES:
                 raise error(f"map key longer than {MAX_KEY_BYTES} bytes")
-            _check_value(item, depth=depth + 1, error=error)
+            _check_value(item, depth=depth + 1, error=error, from_wire=from_wire)
         return
     raise error(f"type {type(value).__name__} is not allowed in p2psocial CBOR")
 
