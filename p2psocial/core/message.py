@@ -16,7 +16,7 @@ verifies. Everything in this module is pure: bytes in, values out.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from nacl.exceptions import BadSignatureError as _NaclBadSignature
@@ -97,6 +97,8 @@ class Message:
     body: Body | None
     """The parsed body, or None when this node does not hold it."""
     body_bytes: bytes | None
+    wire: bytes | None = field(default=None, compare=False, repr=False)
+    """The encoded message as received, if it was (saves encoding it again)."""
 
     @property
     def author(self) -> AuthorId:
@@ -115,6 +117,8 @@ class Message:
 
     def to_bytes(self) -> bytes:
         """The message as it travels and is stored: ``[signed_header, body or null]``."""
+        if self.wire is not None:
+            return self.wire
         return canonical.encode([self.signed_header, self.body_bytes])
 
     def without_body(self) -> Message:
@@ -231,7 +235,13 @@ def decode_message(
                 f"signature does not verify for {header.author.short}"
             ) from None
     return Message(
-        MessageId(blake2b_256(signed_header)), header, signature, signed_header, body, body_bytes
+        MessageId(blake2b_256(signed_header)),
+        header,
+        signature,
+        signed_header,
+        body,
+        body_bytes,
+        bytes(data),
     )
 
 

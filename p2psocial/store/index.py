@@ -70,6 +70,7 @@ class IndexWriter:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._author_rows: dict[bytes, int] = {}
+        self._deletes_seen: bool | None = None
 
     @classmethod
     def open(cls, path: Path) -> tuple[IndexWriter, int]:
@@ -149,11 +150,14 @@ class IndexWriter:
 
     # --- applying records --------------------------------------------------------------
 
-    def apply(self, records: Iterable[tuple[int, int, Message]]) -> int:
+    def apply(self, records: Iterable[tuple[int, int, Message, Verdict | None]]) -> int:
         """Apply log records in one transaction and advance the recorded position.
 
         Args:
-            records: ``(position, next_position, message)`` in log order.
+            records: ``(position, next_position, message, verdict)`` in log order. The
+                verdict is the chain rules' answer when the caller has just computed it
+                against this same index (the store's live path); None makes the index
+                compute it (replay), which gives the same answer for the same log.
 
         Returns:
             How many records were applied.
@@ -163,8 +167,8 @@ class IndexWriter:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for position, next_position, message in records:
-                self._apply_one(position, message)
+            for position, next_position, message, verdict in records:
+                self._apply_one(position, message, verdict)
                 end = next_position
                 count += 1
             if end is not None:
@@ -191,12 +195,13 @@ class IndexWriter:
         self._author_rows[key] = row
         return row
 
-    def _apply_one(self, position: int, message: Message) -> None:
+    def _apply_one(self, position: int, message: Message, verdict: Verdict | None) -> None:
         conn = self._conn
         try:
-            verdict = check_chain(
-                message, self.chain_view(message.author, message.seq), allow_gaps=True
-            )
+            if verdict is None:
+                verdict = check_chain(
+                    message, self.chain_view(message.author, message.seq), allow_gaps=True
+                )
         except ChainError as exc:
             # The writer never appends such a record; only a log written by something
             # else could hold one. Keep it out of the index and say so.
@@ -230,7 +235,7 @@ class IndexWriter:
                 subject = self._author_row(body.author.raw)
         code = KIND_CODES[header.kind]
         deleted = 0
-        if code in DELETABLE_CODES:
+        if code in DELETABLE_CODES and self._any_deletes():
             row = conn.execute(
                 "SELECT author FROM deletes WHERE target = ?", (message.id.raw,)
             ).fetchone()
@@ -292,8 +297,20 @@ class IndexWriter:
             case _:
                 pass
 
+    def _any_deletes(self) -> bool:
+        """Whether any delete request is indexed: until one is, no lookup per message.
+
+        This writer is the only one, so after one query at the start only
+        :meth:`_apply_delete` can make it true.
+        """
+        if self._deletes_seen is None:
+            row = self._conn.execute("SELECT 1 FROM deletes LIMIT 1").fetchone()
+            self._deletes_seen = row is not None
+        return self._deletes_seen
+
     def _apply_delete(self, author: int, target: MessageId) -> None:
         conn = self._conn
+        self._deletes_seen = True
         conn.execute(
             "INSERT OR IGNORE INTO deletes (target, author) VALUES (?, ?)", (target.raw, author)
         )

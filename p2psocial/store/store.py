@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from ..core.chain import ChainView, Verdict, check_chain
 from ..core.ids import AuthorId, MessageId
@@ -54,6 +54,13 @@ class Outcome(Enum):
     FORK = "fork"
     """Stored as evidence; the author is marked forked."""
     REJECTED = "rejected"
+
+
+_VERDICTS: Final[dict[Outcome, Verdict | None]] = {
+    Outcome.ACCEPTED: Verdict.APPEND,
+    Outcome.FORK: Verdict.FORK,
+}
+"""Ingest outcomes that reach the log, as the chain verdicts the index applies."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,8 +289,8 @@ class Store:
         positions = self._log.append([m.to_bytes() for _, m in to_store])
         ends = [*positions[1:], self._log.end]
         self._index.apply(
-            (pos, end, message)
-            for pos, end, (_, message) in zip(positions, ends, to_store, strict=True)
+            (pos, end, message, _VERDICTS[results[i].outcome])
+            for pos, end, (i, message) in zip(positions, ends, to_store, strict=True)
         )
         stored = list(results)
         for pos, (i, message) in zip(positions, to_store, strict=True):
@@ -303,6 +310,7 @@ class Store:
                     rec.position,
                     rec.next_position,
                     decode_message(rec.payload, check_signature=False),
+                    None,
                 )
                 for rec in batch
             )
