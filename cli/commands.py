@@ -1,9 +1,12 @@
 """The subcommands. Each one is a small function of its parsed arguments.
 
-Commands that change state open the node (which takes the home's lock) and go through
-its API. Reading commands open the node too when the home is free, so the index is
-caught up with the log; when another process holds the home they read its index
-directly instead.
+Commands that change state go through the node: through the running daemon's control
+socket when one answers (p2psocial.control; the daemon then gossips the change at once),
+else by opening the node here (which takes the home's lock; what is written offline goes
+out by sync when the node next runs). Both ways run the same control method, so they give
+the same results and errors. Reading commands open the node too when the home is free, so
+the index is caught up with the log; when another process holds the home they read its
+index directly instead.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
-from p2psocial import keystore
-from p2psocial.core.ids import AuthorId
-from p2psocial.core.message import Message
+from p2psocial import control, keystore
+from p2psocial.control import ControlClient, NotRunningError
+from p2psocial.core.ids import AuthorId, MessageId
+from p2psocial.daemon import run_daemon
 from p2psocial.errors import (
     HomeLockedError,
     InputError,
@@ -37,6 +42,11 @@ from . import render
 
 PASSPHRASE_ENV = "P2PSOCIAL_PASSPHRASE"
 NAMES: list[str] = []
+LONG_CALL_TIMEOUT = 3600.0
+"""Seconds to wait for the daemon to finish an import, export or reindex."""
+NOT_RUNNING = "no node running: start one with `p2psocial node`"
+
+_T = TypeVar("_T")
 
 Handler = Callable[[argparse.Namespace], int | None]
 
@@ -109,6 +119,41 @@ def register(sub: Any) -> None:
         p.add_argument("author", nargs="?", help="author id or prefix")
         json_flag(p)
 
+    p = command("node", cmd_node, "run the node: stay online, gossip and sync (stop: Ctrl-C)")
+    p.add_argument(
+        "--listen",
+        action="append",
+        default=None,
+        metavar="MULTIADDR",
+        help="listen here instead of the config's network.listen (repeatable), "
+        "such as /ip4/0.0.0.0/tcp/4500",
+    )
+    p.add_argument(
+        "--peer",
+        dest="peers",
+        action="append",
+        default=[],
+        metavar="MULTIADDR",
+        help="also dial this peer, a full multiaddr with /p2p/<peer id> (repeatable)",
+    )
+    p.add_argument(
+        "--no-mdns",
+        dest="mdns",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do not look for peers on the local network",
+    )
+    # Internal: the control socket without a network (tests, maintenance).
+    p.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(own_logging=True)
+    p = command("status", cmd_status, "show the node: running or not, log, network, sync")
+    json_flag(p)
+    p = command("peers", cmd_peers, "list the running node's peers")
+    json_flag(p)
+    p = command("connect", cmd_connect, "ask the running node to dial a peer")
+    p.add_argument("addr", metavar="MULTIADDR", help="a full multiaddr with /p2p/<peer id>")
+
     p = command("verify", cmd_verify, "re-check every signature, hash and link in the log")
     json_flag(p)
     command("reindex", cmd_reindex, "rebuild the index from the log")
@@ -148,12 +193,47 @@ def _passphrase_from_user(*, confirm: bool = False) -> str:
     return first
 
 
-def _with_node(args: argparse.Namespace, work: Callable[[Node], Awaitable[int | None]]) -> int:
-    async def main() -> int | None:
+def _on_node(args: argparse.Namespace, work: Callable[[Node], Awaitable[_T]]) -> _T:
+    """Open the node here (taking the home's lock) and run ``work`` on it."""
+
+    async def main() -> _T:
         async with open_node(args.home, passphrase=_passphrase_from_user) as node:
             return await work(node)
 
-    return int(trio.run(main) or 0)
+    return trio.run(main)
+
+
+def _daemon(args: argparse.Namespace) -> ControlClient | None:
+    """A connection to the daemon serving this home, or None when none runs."""
+    return ControlClient.connect(args.home)
+
+
+def _call(
+    args: argparse.Namespace,
+    method: str,
+    params: dict[str, Any],
+    *,
+    timeout: float = control.CALL_TIMEOUT,
+) -> Any:
+    """Run a control method: through the daemon if one answers, else on the node here."""
+    client = _daemon(args)
+    if client is not None:
+        with client:
+            return client.call(method, params, timeout=timeout)
+
+    async def work(node: Node) -> Any:
+        return await control.call_local(node, method, params)
+
+    return _on_node(args, work)
+
+
+def _call_daemon(args: argparse.Namespace, method: str, params: dict[str, Any]) -> Any:
+    """Run a control method that needs the daemon (the network lives there)."""
+    client = _daemon(args)
+    if client is None:
+        raise NotRunningError(NOT_RUNNING)
+    with client:
+        return client.call(method, params)
 
 
 @contextmanager
@@ -170,17 +250,22 @@ def _reader(args: argparse.Namespace) -> Iterator[tuple[IndexReader, AuthorId]]:
         reader.close()
 
 
-def _read(args: argparse.Namespace, work: Callable[[IndexReader, AuthorId], int | None]) -> int:
-    """Run a reading command: through the node when the home is free, else read-only."""
+def _reading(args: argparse.Namespace, work: Callable[[IndexReader, AuthorId], _T]) -> _T:
+    """Read: through the node when the home is free, else from the index, read-only."""
 
-    async def through_node(node: Node) -> int | None:
+    async def through_node(node: Node) -> _T:
         return await trio.to_thread.run_sync(work, node.reader, node.me)
 
     try:
-        return _with_node(args, through_node)
+        return _on_node(args, through_node)
     except HomeLockedError:
         with _reader(args) as (reader, me):
-            return int(work(reader, me) or 0)
+            return work(reader, me)
+
+
+def _read(args: argparse.Namespace, work: Callable[[IndexReader, AuthorId], int | None]) -> int:
+    """Run a reading command: through the node when the home is free, else read-only."""
+    return int(_reading(args, work) or 0)
 
 
 def _text_arg(text: str) -> str:
@@ -193,8 +278,12 @@ def _text_arg(text: str) -> str:
         raise InputError(f"standard input is not valid UTF-8 (byte {exc.start})") from None
 
 
-def _print_written(message: Message, what: str) -> None:
-    print(f"{what} {message.id}")
+def _print_written(result: dict[str, Any], what: str) -> None:
+    print(f"{what} {result['id']}")
+
+
+def _short(text: str, kind: type[AuthorId] | type[MessageId]) -> str:
+    return kind.parse(text).short
 
 
 # --- identity --------------------------------------------------------------------------
@@ -221,16 +310,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_whoami(args: argparse.Namespace) -> int:
     def work(reader: IndexReader, me: AuthorId) -> int:
-        info = reader.author(me)
-        data = {
-            "id": str(me),
-            "short": me.short,
-            "name": info.name if info else None,
-            "bio": info.bio if info else None,
-            "messages": info.held if info else 0,
-            "home": str(args.home),
-            "encrypted": keystore.is_encrypted(args.home),
-        }
+        data = control.whoami(args.home, reader, me)
         if args.json:
             render.print_json(data)
         else:
@@ -246,73 +326,46 @@ def cmd_whoami(args: argparse.Namespace) -> int:
 
 def cmd_post(args: argparse.Namespace) -> int:
     text = _text_arg(args.text)
-
-    async def work(node: Node) -> None:
-        _print_written(await node.post(text), "posted")
-
-    return _with_node(args, work)
+    _print_written(_call(args, "post", {"text": text}), "posted")
+    return 0
 
 
 def cmd_reply(args: argparse.Namespace) -> int:
     text = _text_arg(args.text)
-
-    async def work(node: Node) -> None:
-        parent = await node.resolve_message(args.id)
-        _print_written(await node.reply(parent, text), "replied")
-
-    return _with_node(args, work)
+    _print_written(_call(args, "reply", {"parent": args.id, "text": text}), "replied")
+    return 0
 
 
 def cmd_react(args: argparse.Namespace) -> int:
-    async def work(node: Node) -> None:
-        target = await node.resolve_message(args.id)
-        _print_written(await node.react(target, args.emoji), "reacted")
-
-    return _with_node(args, work)
+    _print_written(_call(args, "react", {"target": args.id, "emoji": args.emoji}), "reacted")
+    return 0
 
 
 def cmd_repost(args: argparse.Namespace) -> int:
-    async def work(node: Node) -> None:
-        target = await node.resolve_message(args.id)
-        _print_written(await node.repost(target), "reposted")
-
-    return _with_node(args, work)
+    _print_written(_call(args, "repost", {"target": args.id}), "reposted")
+    return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    async def work(node: Node) -> None:
-        target = await node.resolve_message(args.id)
-        message = await node.delete(target)
-        print(f"asked to delete {target.short} ({message.id})")
-        print(
-            "this node no longer shows, exports or serves its text; deletion is a request"
-            " that other nodes may not honour"
-        )
-
-    return _with_node(args, work)
+    result = _call(args, "delete", {"target": args.id})
+    print(f"asked to delete {_short(result['target'], MessageId)} ({result['id']})")
+    print(
+        "this node no longer shows, exports or serves its text; deletion is a request"
+        " that other nodes may not honour"
+    )
+    return 0
 
 
 def cmd_follow(args: argparse.Namespace) -> int:
-    async def work(node: Node) -> None:
-        author = await _author_arg(node, args.author)
-        _print_written(await node.follow(author), f"following {author.short}:")
-
-    return _with_node(args, work)
+    result = _call(args, "follow", {"author": args.author})
+    _print_written(result, f"following {_short(result['author'], AuthorId)}:")
+    return 0
 
 
 def cmd_unfollow(args: argparse.Namespace) -> int:
-    async def work(node: Node) -> None:
-        author = await _author_arg(node, args.author)
-        _print_written(await node.unfollow(author), f"unfollowed {author.short}:")
-
-    return _with_node(args, work)
-
-
-async def _author_arg(node: Node, text: str) -> AuthorId:
-    """A full author id need not be known yet (follow someone new); a prefix must be."""
-    if AuthorId.looks_like(text) and len(text.strip()) == len(str(node.me)):
-        return AuthorId.parse(text)
-    return await node.resolve_author(text)
+    result = _call(args, "unfollow", {"author": args.author})
+    _print_written(result, f"unfollowed {_short(result['author'], AuthorId)}:")
+    return 0
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -320,10 +373,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
         if args.author is not None:
             raise InputError("you can only set your own profile (drop the AUTHOR argument)")
 
-        async def work(node: Node) -> None:
-            _print_written(await node.set_profile(name=args.name, bio=args.bio), "profile set:")
-
-        return _with_node(args, work)
+        params = {k: v for k, v in (("name", args.name), ("bio", args.bio)) if v is not None}
+        _print_written(_call(args, "profile", params), "profile set:")
+        return 0
 
     def show(reader: IndexReader, me: AuthorId) -> int:
         who = reader.resolve_author(args.author) if args.author else me
@@ -439,27 +491,135 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
-    async def work(node: Node) -> None:
-        count = await node.reindex()
-        print(f"reindexed {count} messages")
-
-    return _with_node(args, work)
+    result = _call(args, "reindex", {}, timeout=LONG_CALL_TIMEOUT)
+    print(f"reindexed {result['count']} messages")
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    async def work(node: Node) -> None:
-        count = await node.export_file(args.file)
-        print(f"exported {count} messages to {args.file}")
-
-    return _with_node(args, work)
+    path = str(args.file.absolute())
+    result = _call(args, "export", {"path": path}, timeout=LONG_CALL_TIMEOUT)
+    print(f"exported {result['count']} messages to {args.file}")
+    return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    async def work(node: Node) -> None:
-        summary = await node.import_file(args.file)
-        print(
-            f"imported {summary.accepted} new messages from {args.file} "
-            f"({summary.duplicates} already held, {summary.forks} fork evidence)"
-        )
+    path = str(args.file.absolute())
+    summary = _call(args, "import", {"path": path}, timeout=LONG_CALL_TIMEOUT)
+    print(
+        f"imported {summary['accepted']} new messages from {args.file} "
+        f"({summary['duplicates']} already held, {summary['forks']} fork evidence)"
+    )
+    return 0
 
-    return _with_node(args, work)
+
+# --- the network ---------------------------------------------------------------------------
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    return run_daemon(
+        args.home,
+        listen=args.listen,
+        peers=args.peers,
+        mdns=args.mdns,
+        passphrase=_passphrase_from_user,
+        verbose=args.verbose,
+        offline=args.offline,
+    )
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Through the daemon; with none running, what the home tells (exit 0 either way)."""
+    client = _daemon(args)
+    if client is not None:
+        with client:
+            status = client.call("status", {})
+    else:
+        status = _reading(args, partial(control.local_status, args.home))
+    if args.json:
+        render.print_json(status)
+    else:
+        print("\n".join(_status_lines(status)))
+        if not status.get("running"):
+            print(NOT_RUNNING)
+    return 0
+
+
+def cmd_peers(args: argparse.Namespace) -> int:
+    """Through the daemon; with none running, a one-line error (exit 1)."""
+    peers = _call_daemon(args, "peers", {})
+    if args.json:
+        render.print_json(peers)
+    elif not peers:
+        print("no peers yet")
+    else:
+        print("\n".join(line for peer in peers for line in _peer_lines(peer)))
+    return 0
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    result = _call_daemon(args, "connect", {"addr": args.addr})
+    print(f"connected to {result['peer_id']}")
+    return 0
+
+
+def _status_lines(status: dict[str, Any]) -> list[str]:
+    lines = []
+    if status.get("running"):
+        up = _duration(status["uptime_s"]) if "uptime_s" in status else "?"
+        lines.append(f"node:      running (pid {status.get('pid')}, up {up})")
+    lines += [
+        f"home:      {status['home']}",
+        f"author:    {status['author']}",
+        f"log:       {status['log_bytes']} bytes: {status['messages']} messages from "
+        f"{status['authors']} authors, {status['forks']} forks",
+    ]
+    network = status.get("network")
+    if status.get("running") and network is None:
+        lines.append("network:   none (the node runs offline)")
+    if network:
+        gossip = network.get("gossip", {})
+        lines += [
+            f"peer id:   {network.get('peer_id')}",
+            *_column("listen:", network.get("listen") or ["(nothing)"]),
+            *_column("topics:", network.get("topics") or ["(none)"]),
+            f"peers:     {network.get('connected', 0)} connected, "
+            f"{network.get('peers_holding_my_latest', 0)} hold my latest message "
+            f"(seq {network.get('my_head_seq', 0)})",
+            f"gossip:    {gossip.get('published', 0)} published, "
+            f"{gossip.get('left_for_sync', 0)} left for sync, "
+            f"{gossip.get('received', 0)} received",
+            *_column("syncing:", network.get("syncing") or ["(nothing now)"]),
+        ]
+    return lines
+
+
+def _column(label: str, values: list[Any]) -> list[str]:
+    return [f"{label if i == 0 else '':<10} {value}" for i, value in enumerate(values)]
+
+
+def _duration(seconds: float) -> str:
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
+
+
+def _peer_lines(peer: dict[str, Any]) -> list[str]:
+    facts = ["connected" if peer.get("connected") else "not connected"]
+    if peer.get("gossip"):
+        facts.append("gossip")
+    holds = peer.get("holds_my_latest")
+    if holds is not None:
+        facts.append(f"holds my latest: {'yes' if holds else 'no'}")
+    facts.append(
+        f"synced {peer.get('sync_sessions', 0)}x "
+        f"({peer.get('messages_received', 0)} in, {peer.get('messages_served', 0)} out)"
+    )
+    if peer.get("incidents"):
+        facts.append(f"{peer['incidents']} incidents")
+    return [f"{peer.get('peer_id')}  {', '.join(facts)}"] + [
+        f"  {addr}" for addr in peer.get("addrs", [])
+    ]

@@ -72,11 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"{PROG}: error: an argument is not valid UTF-8 text: {arg!r}\n")
             return EXIT_USAGE
     args = parser.parse_args(raw)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format=f"{PROG}: %(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
+    if not getattr(args, "own_logging", False):  # the daemon sets up its own logging
+        logging.basicConfig(
+            level=logging.INFO if args.verbose else logging.WARNING,
+            format=f"{PROG}: %(levelname)s: %(message)s",
+            stream=sys.stderr,
+        )
     if args.command is None:
         parser.print_help()
         return 0
