@@ -3,11 +3,17 @@
 ::
 
     HOME/
-      identity.json      the keystore (0600), see p2psocial.keystore
+      identity.json      the author key (0600), see p2psocial.keystore
+      transport.key      the libp2p transport key (0600), see p2psocial.net.host
+      config.toml        optional settings, see p2psocial.config and docs/configuration.md
       lock               held by the one process that writes this home
       log/               the append-only log: the truth (see p2psocial.store.log)
         torn/            bytes cut off a torn tail after a crash, kept for inspection
       index.sqlite3      the derived index (+ -wal, -shm); delete it and it is rebuilt
+      peers.json         peers to redial after a restart, see p2psocial.net.peers
+      control.sock       the running daemon's control socket (0600), see p2psocial.control
+      node.log           the daemon's log, rotated (node.log.1 ... node.log.3), see
+                         p2psocial.daemon
 
 The default home is ``$P2PSOCIAL_HOME``, else the platform's user data directory:
 ``$XDG_DATA_HOME/p2psocial`` (``~/.local/share/p2psocial``) on Linux and other Unixes,
