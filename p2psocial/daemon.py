@@ -34,7 +34,7 @@ import trio
 from . import keystore
 from .config import Config, load_config
 from .control import serve_control, socket_path
-from .errors import NetworkError, P2PSocialError, PassphraseRequiredError
+from .errors import P2PSocialError, PassphraseRequiredError
 from .home import HomePaths
 from .node import Node, Passphrase, open_node
 from .store.lock import HomeLock
@@ -198,9 +198,7 @@ async def _main(
 async def _serve(node: Node, network: Network | None, home: Path) -> None:
     async with trio.open_nursery() as nursery:
         if network is not None:
-            await nursery.start(network.run)
-            if not network.listen_addrs:
-                raise NetworkError("the node could not listen on any address (the log says why)")
+            await nursery.start(network.run)  # raises NetworkError if it cannot listen
         await nursery.start(serve_control, node, network, home)
         if network is None:
             log.info("running without a network (--offline); control socket %s", socket_path(home))

@@ -12,6 +12,8 @@ code groups errors by what the caller can do about them:
 - ``keystore.*``: the identity key on disk.
 - ``input.*``: something a local user or program asked for is malformed or unknown.
 - ``net.*``: talking to other nodes.
+- ``control.*``: the daemon's local control socket (classes in :mod:`p2psocial.control`);
+  ``os`` stands for an operating-system error met by the daemon on the caller's behalf.
 
 The command line prints ``str(error)`` as one line and exits non-zero; it never shows a
 traceback for any of these.

@@ -37,7 +37,7 @@ from ..config import Config
 from ..core import sync as proto
 from ..core.bodies import Follow, Kind
 from ..core.ids import AuthorId
-from ..errors import DialError, InputError, P2PSocialError, ValidationError
+from ..errors import DialError, InputError, NetworkError, P2PSocialError, ValidationError
 from ..node import NewMessage, Node
 from .gossip import TOPIC, Gossip
 from .host import full_addrs, load_transport_key, make_host, parse_multiaddrs
@@ -366,6 +366,14 @@ class Network:
 
     async def _start(self, task_status: TaskStatus[None]) -> None:
         network = self._host.get_network()
+        # py-libp2p's host.run() ignores a listen that failed (a port in use, say).
+        listening = len(network.listeners)
+        if listening < len(self._listen):
+            wanted = ", ".join(str(a) for a in self._listen)
+            raise NetworkError(
+                f"could listen on only {listening} of {len(self._listen)} addresses ({wanted});"
+                " is the port in use? (choose another with --listen)"
+            )
         connector = getattr(network, "auto_connector", None)
         if connector is not None:
             await connector.stop()  # it would dial every peerstore entry by itself

@@ -425,11 +425,12 @@ def test_a_port_in_use_stops_it_with_an_error(home: Path) -> None:
     # py-libp2p's own ERROR line says why; ours is the last line.
     assert "Address already in use" in result.stderr
     assert result.err_lines[-1] == (
-        "p2psocial: error: the node could not listen on any address (the log says why)"
+        f"p2psocial: error: could listen on only 0 of 1 addresses (/ip4/127.0.0.1/tcp/{port});"
+        " is the port in use? (choose another with --listen)"
     )
     assert not (home / "control.sock").exists()
     log = (home / "node.log").read_text(encoding="utf-8")
-    assert "the node stopped: the node could not listen" in log
+    assert "the node stopped: could listen on only 0 of 1 addresses" in log
     assert "Traceback" not in log
 
 
