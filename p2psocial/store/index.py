@@ -70,7 +70,9 @@ class IndexWriter:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._author_rows: dict[bytes, int] = {}
-        self._deletes_seen: bool | None = None
+        self._delete_targets: set[bytes] | None = None
+        self._heads: dict[int, list[int]] = {}
+        """Per author row, the highest seq and the count applied in the open transaction."""
 
     @classmethod
     def open(cls, path: Path) -> tuple[IndexWriter, int]:
@@ -171,12 +173,15 @@ class IndexWriter:
                 self._apply_one(position, message, verdict)
                 end = next_position
                 count += 1
+            self._flush_heads()
             if end is not None:
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'position'", (end,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             self._author_rows.clear()
+            self._heads.clear()
+            self._delete_targets = None
             raise
         return count
 
@@ -235,7 +240,7 @@ class IndexWriter:
                 subject = self._author_row(body.author.raw)
         code = KIND_CODES[header.kind]
         deleted = 0
-        if code in DELETABLE_CODES and self._any_deletes():
+        if code in DELETABLE_CODES and message.id.raw in self._deleted_targets():
             row = conn.execute(
                 "SELECT author FROM deletes WHERE target = ?", (message.id.raw,)
             ).fetchone()
@@ -262,23 +267,28 @@ class IndexWriter:
             ),
         )
         rowid = cursor.lastrowid
-        conn.execute(
-            "UPDATE authors SET head_seq = max(head_seq, ?), held = held + 1 WHERE rowid = ?",
-            (message.seq, author),
-        )
+        head = self._heads.get(author)
+        if head is None:
+            self._heads[author] = [message.seq, 1]
+        else:
+            head[0] = max(head[0], message.seq)
+            head[1] += 1
         if deleted or body is None:
             return
         match body:
             case Post() | Reply():
                 conn.execute("INSERT INTO search (rowid, text) VALUES (?, ?)", (rowid, body.text))
-                conn.executemany(
-                    "INSERT OR IGNORE INTO tags (tag, ts, msg) VALUES (?, ?, ?)",
-                    [(tag, header.ts, rowid) for tag in extract_tags(body.text)],
-                )
-                conn.executemany(
-                    "INSERT OR IGNORE INTO mentions (author, ts, msg) VALUES (?, ?, ?)",
-                    [(self._author_row(m.raw), header.ts, rowid) for m in body.mentions],
-                )
+                tags = extract_tags(body.text)
+                if tags:
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO tags (tag, ts, msg) VALUES (?, ?, ?)",
+                        [(tag, header.ts, rowid) for tag in tags],
+                    )
+                if body.mentions:
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO mentions (author, ts, msg) VALUES (?, ?, ?)",
+                        [(self._author_row(m.raw), header.ts, rowid) for m in body.mentions],
+                    )
             case Follow() | Unfollow():
                 conn.execute(
                     "INSERT INTO follows (follower, followee, seq, active) VALUES (?, ?, ?, ?)"
@@ -297,20 +307,29 @@ class IndexWriter:
             case _:
                 pass
 
-    def _any_deletes(self) -> bool:
-        """Whether any delete request is indexed: until one is, no lookup per message.
+    def _deleted_targets(self) -> set[bytes]:
+        """The targets of every indexed delete request, loaded once, then kept up to date.
 
-        This writer is the only one, so after one query at the start only
-        :meth:`_apply_delete` can make it true.
+        This writer is the only one, so only :meth:`_apply_delete` adds to them. Deletes are
+        rare (a few per thousand messages) but not absent, so a per-message lookup would
+        run for every post once the first delete arrives.
         """
-        if self._deletes_seen is None:
-            row = self._conn.execute("SELECT 1 FROM deletes LIMIT 1").fetchone()
-            self._deletes_seen = row is not None
-        return self._deletes_seen
+        if self._delete_targets is None:
+            rows = self._conn.execute("SELECT target FROM deletes").fetchall()
+            self._delete_targets = {row[0] for row in rows}
+        return self._delete_targets
+
+    def _flush_heads(self) -> None:
+        """Write the authors' new head seqs and counts: one update per author per batch."""
+        self._conn.executemany(
+            "UPDATE authors SET head_seq = max(head_seq, ?), held = held + ? WHERE rowid = ?",
+            [(seq, n, row) for row, (seq, n) in self._heads.items()],
+        )
+        self._heads.clear()
 
     def _apply_delete(self, author: int, target: MessageId) -> None:
         conn = self._conn
-        self._deletes_seen = True
+        self._deleted_targets().add(target.raw)
         conn.execute(
             "INSERT OR IGNORE INTO deletes (target, author) VALUES (?, ?)", (target.raw, author)
         )
@@ -331,6 +350,5 @@ class IndexWriter:
                 "DELETE FROM tags WHERE tag = ? AND ts = ? AND msg = ?",
                 [(tag, ts, rowid) for tag in extract_tags(text)],
             )
-            # Mentions are few and deletes rare: a scan beats another index on every row.
             conn.execute("DELETE FROM mentions WHERE msg = ?", (rowid,))
         conn.execute("UPDATE messages SET deleted = 1, text = NULL WHERE rowid = ?", (rowid,))
