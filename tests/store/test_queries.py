@@ -178,3 +178,28 @@ def test_follow_graph(reader: IndexReader, net: Network) -> None:
 def test_limit_is_checked(reader: IndexReader) -> None:
     with pytest.raises(InputError):
         reader.global_feed(limit=0)
+
+
+def test_both_home_plans_give_the_same_feed(tmp_path: Path, net: Network) -> None:
+    """A small limit makes the newest-first scan cheaper, a large one the per-author plan."""
+    alice = net.alice
+    for other in (net.carol, net.dave):
+        alice.follow(other)
+    store = Store.open(tmp_path / "both")
+    try:
+        store.ingest(net.wire())
+        reader = store.reader
+        followed = {alice.author, net.bob.author, net.carol.author, net.dave.author}
+        brute = [i.id for i in reader.global_feed(limit=1000) if i.author in followed]
+        me_row = reader._author_rowid(alice.author)
+        assert me_row is not None
+        assert not reader._follows_are_sparse(me_row, 3)
+        assert reader._follows_are_sparse(me_row, 1000)
+        pages, before = [], None
+        while page := reader.home(alice.author, limit=3, before=before):
+            pages += [i.id for i in page]
+            before = page[-1].cursor
+        assert pages == brute
+        assert [i.id for i in reader.home(alice.author, limit=1000)] == brute
+    finally:
+        store.close()
