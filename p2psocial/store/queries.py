@@ -219,35 +219,29 @@ class IndexReader:
         self, tag: str, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
     ) -> list[Item]:
         """Posts and replies carrying ``#tag`` (case-insensitive)."""
-        limit = _check_limit(limit)
-        params: list[Any] = [normalize_tag(tag)]
-        where = "t.tag = ?"
-        if before is not None:
-            where += " AND (t.ts, t.msg) < (?, ?)"
-            params += [before[0], before[1]]
-        rows = self.query(
-            f"SELECT {_ITEM_COLUMNS} FROM tags t JOIN messages m ON m.rowid = t.msg"
-            f" JOIN authors a ON a.rowid = m.author WHERE {where} AND m.deleted = 0"
-            " ORDER BY t.ts DESC, t.msg DESC LIMIT ?",
-            [*params, limit],
-        )
-        return self._decorate(rows)
+        return self._linked_page("tags", "tag", normalize_tag(tag), limit, before)
 
     def mentions(
         self, me: AuthorId, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
     ) -> list[Item]:
         """Posts and replies that mention ``me``."""
-        limit = _check_limit(limit)
         me_row = self._author_rowid(me)
         if me_row is None:
             return []
-        params: list[Any] = [me_row]
-        where = "x.author = ?"
+        return self._linked_page("mentions", "author", me_row, limit, before)
+
+    def _linked_page(
+        self, table: str, key: str, value: object, limit: int, before: Cursor | None
+    ) -> list[Item]:
+        """A page of the messages a ``(key, ts, msg)`` table links to ``value``."""
+        limit = _check_limit(limit)
+        params: list[Any] = [value]
+        where = f"x.{key} = ?"
         if before is not None:
             where += " AND (x.ts, x.msg) < (?, ?)"
             params += [before[0], before[1]]
         rows = self.query(
-            f"SELECT {_ITEM_COLUMNS} FROM mentions x JOIN messages m ON m.rowid = x.msg"
+            f"SELECT {_ITEM_COLUMNS} FROM {table} x JOIN messages m ON m.rowid = x.msg"
             f" JOIN authors a ON a.rowid = m.author WHERE {where} AND m.deleted = 0"
             " ORDER BY x.ts DESC, x.msg DESC LIMIT ?",
             [*params, limit],
