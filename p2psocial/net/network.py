@@ -59,6 +59,7 @@ BAN_AFTER_INCIDENTS: Final = 20
 BAN_SECONDS: Final = 600.0
 GAP_DEBOUNCE: Final = 5.0
 SHUTDOWN_TIMEOUT: Final = 3.0
+HEAD_CHECK_DELAY: Final = 1.0
 SYNC_WORKERS: Final = 2
 
 # Invalid gossip costs a peer 10 points (capped at 100), first deliveries earn one (capped
@@ -246,6 +247,7 @@ class Network:
         self._gap_seen: dict[AuthorId, float] = {}
         self._change = trio.Event()
         self._nursery: trio.Nursery | None = None
+        self._head_check_pending = False
 
     # --- facts -----------------------------------------------------------------------------
 
@@ -548,19 +550,28 @@ class Network:
         self._request_sync(peer, (proto.author_range(author),))
 
     async def _follow_loop(self) -> None:
-        """A new follow syncs that author from every connected peer, newest first."""
+        """A new follow syncs that author from every connected peer, newest first; a new
+        own message is followed by a check of which peers hold it (for ``status``)."""
         async with self._node.subscribe() as events:
             async for event in events:
-                if (
-                    isinstance(event, NewMessage)
-                    and event.source == "local"
-                    and event.message.kind is Kind.FOLLOW
-                    and isinstance(event.message.body, Follow)
-                ):
-                    rng = proto.author_range(event.message.body.author)
-                    for peer in self._host.get_connected_peers():
-                        self._request_sync(peer, (rng,))
+                if isinstance(event, NewMessage) and event.source == "local":
+                    body = event.message.body
+                    if event.message.kind is Kind.FOLLOW and isinstance(body, Follow):
+                        rng = proto.author_range(body.author)
+                        for peer in self._host.get_connected_peers():
+                            self._request_sync(peer, (rng,))
+                    if not self._head_check_pending and self._nursery is not None:
+                        self._head_check_pending = True
+                        self._nursery.start_soon(self._check_my_head)
                 self._changed()
+
+    async def _check_my_head(self) -> None:
+        # Give gossip a moment to deliver, then ask each peer for my frontier.
+        await trio.sleep(HEAD_CHECK_DELAY)
+        self._head_check_pending = False
+        mine = (proto.author_range(self._node.me),)
+        for peer in self._host.get_connected_peers():
+            self._request_sync(peer, mine)
 
     # --- misbehaviour -------------------------------------------------------------------------
 
