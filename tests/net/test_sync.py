@@ -72,3 +72,20 @@ async def test_a_gap_seen_in_gossip_is_repaired_by_sync(tmp_path: Path) -> None:
             info = await b.node.author(AuthorId(alice.author.raw))
             assert info is not None
             assert (info.head_seq, info.held) == (20, 20)
+
+
+async def test_a_restarted_node_redials_the_peers_it_remembers(tmp_path: Path) -> None:
+    config = net_config()
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            async with running_peer(nursery, tmp_path / "a", config) as a:
+                async with running_peer(nursery, tmp_path / "b", config) as b:
+                    await b.net.connect(a.addr)
+                    await b.wait_connected(1)
+                remembered = (tmp_path / "b" / "peers.json").read_text()
+                assert a.net.peer_id in remembered
+                # No bootstrap peer this time: b finds a in its peer book.
+                async with running_peer(nursery, tmp_path / "b", config) as b:
+                    await b.wait_connected(1)
+                    assert {str(p) for p in b.net.connected_peers()} == {a.net.peer_id}
+            nursery.cancel_scope.cancel()
