@@ -1,8 +1,9 @@
 """Runs every benchmark in order on one corpus and one store, and collects the entries.
 
 Order: anchors, ingest in batches of 1000 (which builds the store the later figures use),
-bytes on disk, timelines, reindex, single-message ingest of the tail, and last ingest in
-batches of 100 into a fresh store.
+bytes on disk, timelines, reindex, single-message ingest of the tail, a sync between two
+equal stores, ingest in batches of 100 into a fresh store, and last the network figures
+(propagation, three node processes, the publish rate without loss, backfill).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TypeVar
 from p2psocial.home import HomePaths
 from p2psocial.store.store import Store
 
-from . import anchors, disk, ingest, reindex, timeline
+from . import anchors, disk, ingest, network, reindex, timeline
 from .config import Config
 from .corpus import Corpus, load_corpus
 from .report import Entry
@@ -38,6 +39,7 @@ class StoreFigures:
     timelines: list[Entry]
     reindex: list[Entry]
     disk: list[Entry]
+    sync_equal: list[Entry]
 
 
 def _feeds(corpus: Corpus) -> list[timeline.Feed]:
@@ -105,6 +107,7 @@ class Runner:
             store.close()
         shutil.rmtree(home.root)
         batch100 = self.stage("ingest.batch100", lambda: self._batch100(corpus, verify))
+        net = self._network(corpus)
         return [
             verify,
             fsync_write,
@@ -115,6 +118,8 @@ class Runner:
             *figures.timelines,
             *figures.reindex,
             *figures.disk,
+            *figures.sync_equal,
+            *net,
         ]
 
     def _on_store(
@@ -136,7 +141,33 @@ class Runner:
             "ingest.single",
             lambda: ingest.ingest_single(store, corpus.tail, fsync.as_anchor(), held=held),
         )
-        return StoreFigures(batch1000, single, timelines, rebuilt, footprint)
+        authors = int(store.reader.query("SELECT count(*) FROM authors")[0][0])
+        equal = self.stage("net.sync_equal", lambda: network.sync_equal(store, authors))
+        return StoreFigures(batch1000, single, timelines, rebuilt, footprint, equal)
+
+    def _network(self, corpus: Corpus) -> list[Entry]:
+        """The network figures, each on fresh nodes in the work directory (loopback only)."""
+        config = self.config
+        work = self.work / "net"
+        work.mkdir()
+        propagation = self.stage(
+            "net.propagation",
+            lambda: network.propagation(
+                work, nodes=config.net_nodes, posts=config.net_posts, rate=config.net_post_rate
+            ),
+        )
+        processes = self.stage(
+            "net.process", lambda: network.processes(work, samples=config.net_process_samples)
+        )
+        rate = self.stage(
+            "net.max_rate",
+            lambda: network.max_rate(work, rates=config.net_rates, seconds=config.net_rate_seconds),
+        )
+        backfill = self.stage(
+            "net.backfill",
+            lambda: network.backfill(work, corpus.messages[: config.backfill_messages]),
+        )
+        return [*propagation, *processes, *rate, *backfill]
 
     def _batch100(self, corpus: Corpus, verify: Entry) -> Entry:
         home = self.work / "home-batch100"
