@@ -107,6 +107,7 @@ class IndexReader:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._lock = threading.Lock()
+        self._closed = False
 
     @classmethod
     def open(cls, path: Path) -> IndexReader:
@@ -114,12 +115,17 @@ class IndexReader:
         return cls(connect(path, readonly=True))
 
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Close the connection, after any query in flight (SQLite must not be closed under
+        a running statement); later queries raise StoreError."""
+        with self._lock:
+            self._conn.close()
+            self._closed = True
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Run read-only SQL against the index (for adapters such as sync); rows as tuples."""
         with self._lock:
+            if self._closed:
+                raise StoreError("the index is closed (the node was closed)")
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:
@@ -284,6 +290,10 @@ class IndexReader:
         return self._decorate(rows)
 
     # --- messages and threads ------------------------------------------------------------
+
+    def has(self, message: MessageId) -> bool:
+        """Whether ``message`` is held (cheaper than :meth:`get`)."""
+        return bool(self.query("SELECT 1 FROM messages WHERE id = ?", (message.raw,)))
 
     def get(self, message: MessageId) -> Item | None:
         """One message, or None if it is not held."""

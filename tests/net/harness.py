@@ -56,24 +56,22 @@ class Peer:
 
 @asynccontextmanager
 async def running_peer(
-    nursery: trio.Nursery, home: Path, config: Config, peers: Sequence[str] = ()
+    home: Path, config: Config, peers: Sequence[str] = ()
 ) -> AsyncIterator[Peer]:
-    """Open a node on ``home`` and run its network until the block exits."""
+    """Open a node on ``home`` and run its network until the block exits.
+
+    The network runs in a nursery inside the open node, as the daemon runs it, so that it
+    has stopped (and no worker thread still queries the store) before the node closes.
+    """
     if not (home / "identity.json").exists():
         init_home(home, passphrase=None)
-    async with open_node(home) as node:
+    async with open_node(home) as node, trio.open_nursery() as nursery:
         net = Network(node, config, listen=[LOOPBACK], peers=peers, mdns=False)
-        scope = trio.CancelScope()
-
-        async def run(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-            with scope:
-                await net.run(task_status=task_status)
-
-        await nursery.start(run)
+        await nursery.start(net.run)
         try:
-            yield Peer(node, net, home, scope)
+            yield Peer(node, net, home, nursery.cancel_scope)
         finally:
-            scope.cancel()
+            nursery.cancel_scope.cancel()
 
 
 @asynccontextmanager
@@ -82,14 +80,12 @@ async def cluster(
 ) -> AsyncIterator[list[Peer]]:
     """``count`` running nodes, not yet connected to each other."""
     config = config or net_config()
-    async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
+    async with AsyncExitStack() as stack:
         peers = [
-            await stack.enter_async_context(running_peer(nursery, tmp_path / f"node{i}", config))
+            await stack.enter_async_context(running_peer(tmp_path / f"node{i}", config))
             for i in range(count)
         ]
         yield peers
-        for peer in peers:
-            peer.scope.cancel()
 
 
 async def connect_line(peers: Sequence[Peer]) -> None:

@@ -15,18 +15,16 @@ async def test_a_restarted_node_catches_up_without_a_manual_step(tmp_path: Path)
     """The issue's test: a node stopped while its peer posts 1,000 messages."""
     config = net_config()
     with trio.fail_after(120):
-        async with trio.open_nursery() as nursery:
-            async with running_peer(nursery, tmp_path / "a", config) as a:
-                async with running_peer(nursery, tmp_path / "b", config, peers=[a.addr]) as b:
-                    await b.wait_connected(1)
-                    first = await a.node.post("before b stops")
-                    await b.wait_for([first.id])
-                # b is stopped; a keeps posting.
-                ids = [(await a.node.post(f"while b was away {i}")).id for i in range(1000)]
-                async with running_peer(nursery, tmp_path / "b", config, peers=[a.addr]) as b:
-                    await b.wait_for(ids)
-                    assert b.message_ids() == a.message_ids()
-            nursery.cancel_scope.cancel()
+        async with running_peer(tmp_path / "a", config) as a:
+            async with running_peer(tmp_path / "b", config, peers=[a.addr]) as b:
+                await b.wait_connected(1)
+                first = await a.node.post("before b stops")
+                await b.wait_for([first.id])
+            # b is stopped; a keeps posting.
+            ids = [(await a.node.post(f"while b was away {i}")).id for i in range(1000)]
+            async with running_peer(tmp_path / "b", config, peers=[a.addr]) as b:
+                await b.wait_for(ids)
+                assert b.message_ids() == a.message_ids()
 
 
 async def test_partitions_converge_when_healed(tmp_path: Path) -> None:
@@ -77,15 +75,13 @@ async def test_a_gap_seen_in_gossip_is_repaired_by_sync(tmp_path: Path) -> None:
 async def test_a_restarted_node_redials_the_peers_it_remembers(tmp_path: Path) -> None:
     config = net_config()
     with trio.fail_after(60):
-        async with trio.open_nursery() as nursery:
-            async with running_peer(nursery, tmp_path / "a", config) as a:
-                async with running_peer(nursery, tmp_path / "b", config) as b:
-                    await b.net.connect(a.addr)
-                    await b.wait_connected(1)
-                remembered = (tmp_path / "b" / "peers.json").read_text()
-                assert a.net.peer_id in remembered
-                # No bootstrap peer this time: b finds a in its peer book.
-                async with running_peer(nursery, tmp_path / "b", config) as b:
-                    await b.wait_connected(1)
-                    assert {str(p) for p in b.net.connected_peers()} == {a.net.peer_id}
-            nursery.cancel_scope.cancel()
+        async with running_peer(tmp_path / "a", config) as a:
+            async with running_peer(tmp_path / "b", config) as b:
+                await b.net.connect(a.addr)
+                await b.wait_connected(1)
+            remembered = (tmp_path / "b" / "peers.json").read_text()
+            assert a.net.peer_id in remembered
+            # No bootstrap peer this time: b finds a in its peer book.
+            async with running_peer(tmp_path / "b", config) as b:
+                await b.wait_connected(1)
+                assert {str(p) for p in b.net.connected_peers()} == {a.net.peer_id}
