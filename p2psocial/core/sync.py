@@ -32,6 +32,7 @@ from typing import Final, Protocol
 from ..errors import DecodeError
 from . import canonical
 from .ids import ID_BYTES, AuthorId
+from .limits import MAX_SEQ
 
 PROTOCOL_ID: Final = "/p2psocial/sync/1"
 MAX_FRAME_BYTES: Final = 2 * 1024 * 1024
@@ -47,6 +48,12 @@ SPLIT: Final = 16
 """How many parts a differing range is split into."""
 FRONTIER_THRESHOLD: Final = 256
 """A differing range with at most this many authors (on the peer) is listed, not split."""
+MAX_PENDING_RANGES: Final = 1024
+"""Ranges waiting for digests; beyond it a differing range is listed instead of split."""
+FRONTIER_SLACK: Final = 64
+"""Authors a peer may list beyond what its digests claimed (its store may grow meanwhile)."""
+MAX_SESSION_REQUESTS: Final = 20_000
+"""Requests in one session (an honest backfill of 1M messages needs about 2,000)."""
 
 _LOW: Final = b"\x00" * ID_BYTES
 
@@ -243,8 +250,10 @@ def decode_request(data: bytes) -> Request:
         desc, limit = value["desc"], value["limit"]
         if not _is_id(author):
             raise DecodeError("messages.author must be a 32-byte author id")
-        if not (_is_uint(first) and _is_uint(last) and 1 <= first <= last):  # type: ignore[operator]
-            raise DecodeError("messages.first and .last must satisfy 1 <= first <= last")
+        if not (_is_seq(first) and _is_seq(last) and first <= last):  # type: ignore[operator]
+            raise DecodeError(
+                f"messages.first and .last must satisfy 1 <= first <= last <= {MAX_SEQ}"
+            )
         if not isinstance(desc, bool) or not (_is_uint(limit) and 1 <= limit <= MAX_BATCH):  # type: ignore[operator]
             raise DecodeError(f"messages.desc must be a bool and limit in 1..{MAX_BATCH}")
         return MessagesRequest(author, first, last, desc, limit)  # type: ignore[arg-type]
@@ -428,6 +437,8 @@ class SyncClient:
     _frontier_after: bytes | None = None
     _frontier_batch: tuple[Range, ...] = ()
     _wants: deque[_Want] = field(default_factory=deque)
+    _claimed: dict[Range, int] = field(default_factory=dict)
+    _frontier_received: int = 0
     _pending: Request | None = None
     _started: bool = False
 
@@ -454,6 +465,8 @@ class SyncClient:
         self._pending = request
         if request is not None:
             self.stats.requests += 1
+            if self.stats.requests > MAX_SESSION_REQUESTS:
+                raise DecodeError(f"sync session over {MAX_SESSION_REQUESTS} requests: ended")
         return request
 
     def receive(self, response: Response) -> list[bytes]:
@@ -472,18 +485,30 @@ class SyncClient:
                 for rng, theirs in zip(ranges, digests, strict=True):
                     if theirs == _local_digest(self.local, rng):
                         self.stats.ranges_equal += 1
-                    elif theirs.count <= FRONTIER_THRESHOLD or len(split_range(rng)) == 1:
+                        continue
+                    self._claimed[rng] = theirs.count
+                    parts = split_range(rng)
+                    crowded = len(self._digest_queue) + len(parts) > MAX_PENDING_RANGES
+                    if theirs.count <= FRONTIER_THRESHOLD or len(parts) == 1 or crowded:
                         self._frontier_queue.append(rng)
                     else:
-                        self._digest_queue.extend(split_range(rng))
+                        self._digest_queue.extend(parts)
                 return []
-            case FrontierRequest(), FrontierResponse(entries, more):
+            case FrontierRequest(ranges), FrontierResponse(entries, more):
+                self._frontier_received += len(entries)
+                claimed = sum(self._claimed.get(r, MAX_ENTRIES) for r in ranges)
+                if self._frontier_received > claimed + FRONTIER_SLACK:
+                    raise DecodeError(
+                        f"peer listed {self._frontier_received} authors where its digests"
+                        f" claimed {claimed}"
+                    )
                 for entry in entries:
                     self._compare(entry)
                 if more and entries:
                     self._frontier_after = entries[-1].author
                 else:
                     self._frontier_batch, self._frontier_after = (), None
+                    self._frontier_received = 0
                 return []
             case MessagesRequest(), MessagesResponse(messages, more):
                 want = self._wants[0]
@@ -544,7 +569,11 @@ def _list(value: canonical.Value, limit: int) -> list[canonical.Value]:
 
 
 def _is_uint(value: object) -> bool:
-    return type(value) is int and value >= 0
+    return type(value) is int and 0 <= value <= MAX_SEQ
+
+
+def _is_seq(value: object) -> bool:
+    return type(value) is int and 1 <= value <= MAX_SEQ
 
 
 def _is_id(value: object) -> bool:
