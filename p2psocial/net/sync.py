@@ -18,7 +18,8 @@ from typing import Final
 import trio
 from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import TProtocol
-from libp2p.io.exceptions import IOException
+from libp2p.exceptions import ParseError
+from libp2p.io.exceptions import IOException, MessageTooLarge
 from libp2p.network.stream.exceptions import StreamError
 from libp2p.peer.id import ID
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
@@ -26,13 +27,14 @@ from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_byt
 from ..config import SyncConfig
 from ..core import sync as proto
 from ..core.ratelimit import RateLimiter
-from ..errors import SyncError, ValidationError
+from ..errors import P2PSocialError, SyncError, ValidationError
 from ..node import Node
 from ..store.store import Outcome
 
 log = logging.getLogger(__name__)
 
 SYNC_PROTOCOL: Final = TProtocol(proto.PROTOCOL_ID)
+_CLOSED: Final = (StreamError, IOException)
 
 Incident = Callable[[ID, str, str], None]
 """Reports a peer's misbehaviour: (peer, code, detail)."""
@@ -78,6 +80,8 @@ class SyncService:
             await self._serve(stream, peer)
         except (StreamError, IOException, EOFError):
             pass  # the client went away: normal at the end of a session
+        except P2PSocialError as exc:
+            log.debug("sync: session with %s ended: %s", peer, exc)
         except Exception:
             log.exception("sync: serving %s failed", peer)
         finally:
@@ -90,12 +94,12 @@ class SyncService:
     async def _serve(self, stream: INetStream, peer: ID) -> None:
         view = self._node.sync_view()
         while True:
+            frame = None
             with trio.move_on_after(self._config.timeout) as idle:
-                try:
-                    frame = await read_varint_prefixed_bytes_limited(stream, proto.MAX_FRAME_BYTES)
-                except (StreamError, IOException):
+                frame = await self._read_frame(stream, peer)
+                if frame is None:
                     return
-            if idle.cancelled_caught:
+            if idle.cancelled_caught or frame is None:
                 log.info("sync: %s idle for %s s, ending its session", peer, self._config.timeout)
                 return
             try:
@@ -109,13 +113,28 @@ class SyncService:
                 )
                 return
             response = await trio.to_thread.run_sync(proto.answer, request, view)
-            if isinstance(response, proto.MessagesResponse) and response.messages:
-                count = len(response.messages)
-                wait = self._serve_limits.delay(peer, time.monotonic(), count)
-                if wait > 0:
-                    await trio.sleep(wait)
-                self.peer(peer).messages_served += count
+            wait = self._serve_limits.delay(peer, time.monotonic(), _cost(response))
+            if wait > 0:
+                await trio.sleep(wait)
+            if isinstance(response, proto.MessagesResponse):
+                self.peer(peer).messages_served += len(response.messages)
             await stream.write(encode_varint_prefixed(proto.encode_response(response)))
+
+    async def _read_frame(self, stream: INetStream, peer: ID) -> bytes | None:
+        """One frame, or None when the peer closed the stream.
+
+        Raises:
+            SyncError: The peer sent a length prefix that is not a varint or is over the
+                limit (an incident; nothing past the prefix is read).
+        """
+        try:
+            return await read_varint_prefixed_bytes_limited(stream, proto.MAX_FRAME_BYTES)
+        except (ParseError, MessageTooLarge, ValueError) as exc:
+            detail = str(exc) or type(exc).__name__
+            self._incident(peer, "sync.bad_frame", detail)
+            raise SyncError(f"{peer} sent a malformed sync frame: {detail}") from None
+        except _CLOSED:
+            return None
 
     # --- pulling -------------------------------------------------------------------------
 
@@ -140,13 +159,18 @@ class SyncService:
             raise SyncError(f"cannot open a sync stream to {peer}: {exc}") from None
         try:
             client = proto.SyncClient(self._node.sync_view(), ranges=ranges)
-            while (request := client.next_request()) is not None:
-                response = await self._ask(stream, peer, request, client.stats)
-                batch = await trio.to_thread.run_sync(client.receive, response)
-                if batch:
-                    await self._store(peer, batch)
+            try:
+                while (request := client.next_request()) is not None:
+                    response = await self._ask(stream, peer, request, client.stats)
+                    batch = await trio.to_thread.run_sync(client.receive, response)
+                    if batch:
+                        await self._store(peer, batch)
+            except ValidationError as exc:
+                # The session's own bounds: more listed than claimed, too many requests.
+                self._incident(peer, "sync.unbounded", str(exc))
+                raise SyncError(f"sync with {peer} ended: {exc}") from None
             record.my_head_seq = await self._my_head_there(stream, peer, client.stats)
-        except (StreamError, IOException) as exc:
+        except _CLOSED as exc:
             raise SyncError(f"sync with {peer} broke off: {exc or type(exc).__name__}") from None
         else:
             record.sessions += 1
@@ -174,12 +198,12 @@ class SyncService:
         data = proto.encode_request(request)
         stats.bytes_sent += len(data)
         await stream.write(encode_varint_prefixed(data))
+        frame = None
         with trio.move_on_after(self._config.timeout) as late:
-            try:
-                frame = await read_varint_prefixed_bytes_limited(stream, proto.MAX_FRAME_BYTES)
-            except (StreamError, IOException) as exc:
-                raise SyncError(f"{peer} closed the sync stream: {exc}") from None
-        if late.cancelled_caught:
+            frame = await self._read_frame(stream, peer)
+            if frame is None:
+                raise SyncError(f"{peer} closed the sync stream")
+        if late.cancelled_caught or frame is None:
             self._incident(peer, "sync.timeout", f"no answer in {self._config.timeout} s")
             raise SyncError(f"{peer} did not answer a sync request in {self._config.timeout} s")
         stats.bytes_received += len(frame)
@@ -207,3 +231,16 @@ class SyncService:
         response = await self._ask(stream, peer, request, stats)
         assert isinstance(response, proto.FrontierResponse)
         return response.entries[0].head_seq if response.entries else None
+
+
+def _cost(response: proto.Response) -> float:
+    """What serving ``response`` costs against a peer's budget, in messages: each request
+    at least one, digests and frontiers by the authors they had to read."""
+    match response:
+        case proto.MessagesResponse(messages=messages):
+            return 1 + len(messages)
+        case proto.FrontierResponse(entries=entries):
+            return 1 + len(entries) / 16
+        case proto.DigestResponse(digests=digests):
+            return 1 + sum(d.count for d in digests) / 256
+    return 1
