@@ -102,6 +102,7 @@ class Gossip:
         self._incident = incident
         self._on_gap = on_gap
         self._authors: RateLimiter[AuthorId] = RateLimiter(limits.author_rate, limits.author_burst)
+        self._own: RateLimiter[AuthorId] = RateLimiter(limits.author_rate, limits.author_burst)
         self._batcher = _Batcher(node)
         self.published = 0
         self.left_for_sync = 0
@@ -145,11 +146,14 @@ class Gossip:
             if not own:
                 self._incident(forwarder, exc.code, str(exc))
             return False
-        if message.author != self._node.me and not self._authors.allow(
-            message.author, time.monotonic()
-        ):
-            self._incident(forwarder, "gossip.author_rate", f"{message.author.short} over limit")
-            return False
+        if message.author != self._node.me:
+            if self._node.reader.has(message.id):
+                return True  # a duplicate costs its author nothing
+            if not self._authors.allow(message.author, time.monotonic()):
+                self._incident(
+                    forwarder, "gossip.author_rate", f"{message.author.short} over limit"
+                )
+                return False
         result = await self._batcher.store(message)
         if result.outcome is Outcome.REJECTED:
             if not own:
@@ -169,6 +173,16 @@ class Gossip:
                 continue
             message = event.message
             peers = len(self.peers())
+            if not self._own.allow(self._node.me, time.monotonic()):
+                # Peers would refuse it as over the author limit (and blame us): sync
+                # carries it instead.
+                self.left_for_sync += 1
+                log.info(
+                    "posting faster than peers accept: %s seq %s left for sync",
+                    message.id.short,
+                    message.seq,
+                )
+                continue
             if peers == 0:
                 self.left_for_sync += 1
                 log.info("no gossip peers: %s seq %s left for sync", message.id.short, message.seq)

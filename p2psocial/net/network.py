@@ -56,10 +56,13 @@ DIAL_TIMEOUT: Final = 10.0
 REDIAL_MIN: Final = 2.0
 REDIAL_MAX: Final = 60.0
 BAN_AFTER_INCIDENTS: Final = 20
+NOT_HELD_AGAINST: Final = frozenset({"gossip.author_rate"})
+"""Incidents an honest relay can cause (it forwards a fast author): logged, not counted."""
 BAN_SECONDS: Final = 600.0
 GAP_DEBOUNCE: Final = 5.0
 SHUTDOWN_TIMEOUT: Final = 3.0
 HEAD_CHECK_DELAY: Final = 1.0
+PEX_DIAL_TIMEOUT: Final = 3.0
 SYNC_WORKERS: Final = 2
 
 # Invalid gossip costs a peer 10 points (capped at 100), first deliveries earn one (capped
@@ -468,8 +471,13 @@ class Network:
         async for peer in self._connected_receive:
             self._book.saw(peer.to_string(), self._addrs(peer))
             self._request_sync(peer, (proto.FULL_RANGE,))
-            if len(self._host.get_connected_peers()) < self._config.network.max_peers:
-                await self._exchange_peers(peer)
+            if (
+                self._nursery is not None
+                and len(self._host.get_connected_peers()) < self._config.network.max_peers
+            ):
+                # In its own task: a peer that offers dead addresses must not hold up the
+                # next connection's sync.
+                self._nursery.start_soon(self._exchange_peers, peer)
 
     async def _serve_pex(self, stream: INetStream) -> None:
         try:
@@ -504,18 +512,22 @@ class Network:
             log.debug("peer exchange with %s failed: %s", peer, exc)
             return
         connected = {p.to_string() for p in self._host.get_connected_peers()}
-        for addr in addrs:
-            if len(connected) >= self._config.network.max_peers:
-                break
-            target = addr.rsplit("/p2p/", 1)[-1]
-            if target in connected or target == self.peer_id:
-                continue
+        room = self._config.network.max_peers - len(connected)
+        fresh = [a for a in addrs if a.rsplit("/p2p/", 1)[-1] not in connected | {self.peer_id}][
+            : max(0, room)
+        ]
+
+        async def dial(addr: str) -> None:
             try:
-                await self.connect(addr)
-                connected.add(target)
-                log.info("connected to %s, learnt from %s", target, peer)
-            except P2PSocialError as exc:
+                with trio.fail_after(PEX_DIAL_TIMEOUT):
+                    await self.connect(addr)
+                log.info("connected to %s, learnt from %s", addr, peer)
+            except (P2PSocialError, trio.TooSlowError) as exc:
                 log.debug("dialling %s (from peer exchange) failed: %s", addr, exc)
+
+        async with trio.open_nursery() as nursery:
+            for addr in fresh:
+                nursery.start_soon(dial, addr)
 
     # --- sync scheduling --------------------------------------------------------------------
 
@@ -533,6 +545,9 @@ class Network:
                 await self._sync.sync_with(peer, ranges)
             except P2PSocialError as exc:
                 log.info("sync with %s failed: %s", peer, exc)
+            except Exception:
+                # No peer's input may take the network down: log it and carry on.
+                log.exception("sync with %s failed unexpectedly", peer)
             self._changed()
 
     async def _periodic_sync(self) -> None:
@@ -577,7 +592,8 @@ class Network:
 
     def _incident(self, peer: ID, code: str, detail: str) -> None:
         record = self._incidents.setdefault(peer, _Incidents())
-        record.count += 1
+        if code not in NOT_HELD_AGAINST:
+            record.count += 1
         if code not in record.kinds:
             record.kinds.add(code)
             log.warning(
