@@ -57,7 +57,7 @@ class SyncConfig:
 
     interval: float = 30.0
     """Seconds between background syncs with a connected peer."""
-    serve_rate: float = 5000.0
+    serve_rate: float = 20000.0
     """Messages per second one peer may be served."""
     timeout: float = 30.0
     """Seconds a peer has to answer one sync request."""
