@@ -1,5 +1,5 @@
 # p2psocial: two commands set up a fresh machine.
-#   make run    create .venv, install, start the main job
+#   make run    create .venv, install, open the terminal app (p2psocial tui; ARGS=... adds options)
 #   make test   create .venv with the dev extra, lint, type-check, run the whole suite
 PYTHON ?= python3
 VENV   := .venv
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/p2psocial $(ARGS)
+	$(BIN)/p2psocial tui $(ARGS)
 
 test: $(STAMP) lint typecheck pytest
 

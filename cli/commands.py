@@ -147,6 +147,29 @@ def register(sub: Any) -> None:
     # Internal: the control socket without a network (tests, maintenance).
     p.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(own_logging=True)
+    p = command("tui", cmd_tui, "open the terminal app (runs the node here unless one is running)")
+    p.add_argument(
+        "--no-network",
+        dest="network",
+        action="store_false",
+        help="do not go online: read and write locally only",
+    )
+    p.add_argument(
+        "--listen",
+        action="append",
+        default=None,
+        metavar="MULTIADDR",
+        help="listen here instead of the config's network.listen (repeatable)",
+    )
+    p.add_argument(
+        "--no-mdns",
+        dest="mdns",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do not look for peers on the local network",
+    )
+    p.set_defaults(own_logging=True)
     p = command("status", cmd_status, "show the node: running or not, log, network, sync")
     json_flag(p)
     p = command("peers", cmd_peers, "list the running node's peers")
@@ -526,6 +549,13 @@ def cmd_node(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         offline=args.offline,
     )
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    # Imported here: Textual takes a while to import, and only this command needs it.
+    from .tui.app import run_app  # noqa: PLC0415
+
+    return run_app(args.home, network=args.network, listen=args.listen, mdns=args.mdns)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

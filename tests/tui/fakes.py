@@ -1,0 +1,200 @@
+"""A deterministic backend for snapshot tests: fixed people, texts, ages and network."""
+
+from __future__ import annotations
+
+import time
+
+from p2psocial_cli.tui.backend import PAGE
+
+from p2psocial.core.bodies import Kind
+from p2psocial.core.ids import AuthorId, MessageId
+from p2psocial.errors import InputError
+from p2psocial.net.network import NetworkStatus, PeerStatus
+from p2psocial.store.queries import AuthorInfo, Cursor, Item, Reactions
+from tests.factories import author_id, message_id
+
+ME = author_id(90)
+ALICE, BOB, CAROL = author_id(91), author_id(92), author_id(93)
+NAMES = {ME: "zoe", ALICE: "alice", BOB: "bob", CAROL: "carol"}
+HOUR_MS = 3_600_000
+
+
+def _item(
+    n: int,
+    author: AuthorId,
+    text: str,
+    *,
+    hours: int,
+    kind: Kind = Kind.POST,
+    root: MessageId | None = None,
+    parent: MessageId | None = None,
+    depth: int = 0,
+    replies: int = 0,
+    reactions: tuple[tuple[str, int], ...] = (),
+) -> Item:
+    # Ages well inside an hour bucket so that "3h" stays "3h" while a test runs.
+    ts = int(time.time() * 1000) - hours * HOUR_MS - HOUR_MS // 2
+    return Item(
+        id=message_id(n),
+        author=author,
+        author_name=NAMES[author],
+        seq=n,
+        ts=ts,
+        kind=kind,
+        text=text,
+        root=root,
+        parent=parent,
+        target=None,
+        has_body=True,
+        deleted=False,
+        replies=replies,
+        reactions=Reactions(reactions),
+        depth=depth,
+        cursor=(ts, n),
+    )
+
+
+class FakeBackend:
+    """In memory; writes are refused (snapshots only look)."""
+
+    read_only = False
+    has_network = True
+
+    def __init__(self) -> None:
+        self.me = ME
+        root = message_id(1)
+        self.thread_items = [
+            _item(
+                1,
+                ALICE,
+                "Has anyone run a node on a Raspberry Pi? #p2p #selfhosting",
+                hours=5,
+                replies=2,
+                reactions=(("👍", 3), ("🎉", 1)),
+            ),
+            _item(
+                2,
+                BOB,
+                "Yes: a Pi 4, about 80 MB of RAM.",
+                hours=4,
+                kind=Kind.REPLY,
+                root=root,
+                parent=root,
+                depth=1,
+                replies=1,
+            ),
+            _item(
+                3,
+                ALICE,
+                "Thanks! Over wifi?",
+                hours=3,
+                kind=Kind.REPLY,
+                root=root,
+                parent=message_id(2),
+                depth=2,
+            ),
+            _item(
+                4,
+                CAROL,
+                "Mine runs on an old laptop.",
+                hours=2,
+                kind=Kind.REPLY,
+                root=root,
+                parent=root,
+                depth=1,
+            ),
+        ]
+        self.feed = [
+            _item(5, ME, "hello p2psocial 👋", hours=1, reactions=(("👍", 1),)),
+            _item(
+                6,
+                CAROL,
+                "A long one, to see wrapping: the log is append-only, every message is "
+                "signed, and peers repair gaps by sync when gossip drops something.",
+                hours=1,
+            ),
+            *reversed(self.thread_items),
+        ]
+
+    async def timeline(
+        self, feed: str, *, limit: int = PAGE, before: Cursor | None = None
+    ) -> list[Item]:
+        items = self.feed if before is None else []
+        if feed.startswith("author:"):
+            items = [i for i in items if str(i.author) == feed.removeprefix("author:")]
+        return items[:limit]
+
+    async def thread(self, message: MessageId) -> list[Item]:
+        return list(self.thread_items)
+
+    async def author(self, author: AuthorId) -> AuthorInfo | None:
+        return AuthorInfo(author, NAMES.get(author), "testing p2psocial", 7, 7, False)
+
+    async def followers(self, author: AuthorId) -> list[AuthorInfo]:
+        return [await self.author(a) for a in (ALICE, BOB) if a != author]  # type: ignore[misc]
+
+    async def following(self, author: AuthorId) -> list[AuthorInfo]:
+        return [await self.author(ALICE)]  # type: ignore[list-item]
+
+    async def counts(self) -> dict[str, int]:
+        return {"messages": len(self.feed), "authors": 4, "forks": 0}
+
+    def _refuse(self) -> InputError:
+        return InputError("the snapshot backend does not write")
+
+    async def post(self, text: str) -> MessageId:
+        raise self._refuse()
+
+    async def reply(self, parent: MessageId, text: str) -> MessageId:
+        raise self._refuse()
+
+    async def react(self, target: MessageId, emoji: str) -> MessageId:
+        raise self._refuse()
+
+    async def repost(self, target: MessageId) -> MessageId:
+        raise self._refuse()
+
+    async def follow(self, author: AuthorId) -> MessageId:
+        raise self._refuse()
+
+    async def unfollow(self, author: AuthorId) -> MessageId:
+        raise self._refuse()
+
+    async def set_profile(self, name: str) -> MessageId:
+        raise self._refuse()
+
+    async def connect(self, addr: str) -> str:
+        raise self._refuse()
+
+    def network_status(self) -> NetworkStatus | None:
+        peer = "12D3KooWPeerPeerPeerPeerPeerPeerPeerPeerPeerPeerPeer1"
+        return NetworkStatus(
+            peer_id="12D3KooWMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMe",
+            listen=(
+                "/ip4/127.0.0.1/tcp/4500/p2p/12D3KooWMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMe",
+            ),
+            topics=("p2psocial/1",),
+            peers=(
+                PeerStatus(
+                    peer_id=peer,
+                    addrs=(f"/ip4/127.0.0.1/tcp/4501/p2p/{peer}",),
+                    connected=True,
+                    gossip=True,
+                    my_head_seq=2,
+                    holds_my_latest=True,
+                    sessions=1,
+                    messages_received=6,
+                    messages_served=2,
+                    last_sync=None,
+                    incidents=0,
+                ),
+            ),
+            published=2,
+            left_for_sync=0,
+            gossip_received=6,
+            syncing=(),
+            my_head_seq=2,
+        )
+
+    async def stop(self) -> None:
+        pass
