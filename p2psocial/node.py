@@ -112,7 +112,7 @@ class Subscription:
         except trio.WouldBlock:
             self._missed = 1
         except trio.BrokenResourceError:
-            pass
+            pass  # the subscriber has stopped listening: nothing to tell it
 
     def __aiter__(self) -> Subscription:
         return self
