@@ -409,6 +409,8 @@ class _Want:
     author: bytes
     first: int
     last: int
+    held_by_peer: int | None = None
+    """A seq the peer's frontier says it holds (its head): the first batch must have it."""
 
 
 @dataclass(slots=True)
@@ -513,6 +515,13 @@ class SyncClient:
             case MessagesRequest(), MessagesResponse(messages, more):
                 want = self._wants[0]
                 self.stats.messages_received += len(messages)
+                if want.held_by_peer is not None:
+                    if not messages or messages[0][0] != want.held_by_peer:
+                        raise DecodeError(
+                            f"peer claimed seq {want.held_by_peer} of an author as its head"
+                            " but did not send it"
+                        )
+                    want.held_by_peer = None
                 if more and messages:
                     lowest = messages[-1][0]
                     if lowest <= want.first:
@@ -527,14 +536,15 @@ class SyncClient:
     def _compare(self, theirs: Frontier) -> None:
         self.stats.authors_compared += 1
         mine = self.local.frontier(theirs.author)
+        head = theirs.head_seq
         if mine is None:
-            self._wants.append(_Want(theirs.author, 1, theirs.head_seq))
+            self._wants.append(_Want(theirs.author, 1, head, held_by_peer=head))
             return
-        if theirs.head_seq > mine.head_seq:
-            self._wants.append(_Want(theirs.author, mine.head_seq + 1, theirs.head_seq))
-        elif theirs.head_seq == mine.head_seq and theirs.head_id != mine.head_id:
+        if head > mine.head_seq:
+            self._wants.append(_Want(theirs.author, mine.head_seq + 1, head, held_by_peer=head))
+        elif head == mine.head_seq and theirs.head_id != mine.head_id:
             # Two heads for one seq: fetch theirs as fork evidence.
-            self._wants.append(_Want(theirs.author, theirs.head_seq, theirs.head_seq))
+            self._wants.append(_Want(theirs.author, head, head, held_by_peer=head))
         # They surely hold some of my gaps if, even counting every message they have
         # beyond my head, they hold more below it than I do.
         if theirs.held - max(0, theirs.head_seq - mine.head_seq) > mine.held:

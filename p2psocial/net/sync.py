@@ -166,8 +166,9 @@ class SyncService:
                     if batch:
                         await self._store(peer, batch)
             except ValidationError as exc:
-                # The session's own bounds: more listed than claimed, too many requests.
-                self._incident(peer, "sync.unbounded", str(exc))
+                # The peer broke the session's bounds or its own claims: more listed than
+                # its digests said, a head it does not send, too many requests.
+                self._incident(peer, "sync.inconsistent", str(exc))
                 raise SyncError(f"sync with {peer} ended: {exc}") from None
             record.my_head_seq = await self._my_head_there(stream, peer, client.stats)
         except _CLOSED as exc:

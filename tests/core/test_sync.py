@@ -190,19 +190,35 @@ def test_batches_are_bounded_and_resume() -> None:
     assert client.stats.requests == 1 + 1 + 2  # digest, frontier, two batches
 
 
-def test_a_lying_peer_cannot_keep_the_client_busy() -> None:
-    """A peer that claims messages it never sends ends the session after one ask each."""
+def test_a_peer_that_does_not_send_its_claimed_head_ends_the_session() -> None:
+    """Its frontier says it holds seq 5; a first batch without seq 5 is a lie."""
     builders = network(3, 5)
     client = SyncClient(MemoryView())
     honest = view_of(builders)
     requests = 0
-    while (request := client.next_request()) is not None:
-        requests += 1
-        response = answer(request, honest)
-        if isinstance(request, MessagesRequest):
-            response = MessagesResponse((), more=True)
-        client.receive(response)
-    assert requests == 1 + 1 + 3
+
+    def session() -> None:
+        nonlocal requests
+        while (request := client.next_request()) is not None:
+            requests += 1
+            response = answer(request, honest)
+            if isinstance(request, MessagesRequest):
+                response = MessagesResponse((), more=True)
+            client.receive(response)
+
+    with pytest.raises(DecodeError, match="did not send it"):
+        session()
+    assert requests == 1 + 1 + 1
+
+
+def test_a_peer_with_gaps_is_not_taken_for_a_liar() -> None:
+    """A peer holding only its head (and nothing below) serves just that: no error."""
+    [alice] = network(1, 5)
+    theirs = MemoryView()
+    theirs.add(alice.messages[4].to_bytes())
+    mine = MemoryView()
+    run_sync(mine, theirs)
+    assert set(mine.held[alice.author.raw]) == {5}
 
 
 def test_split_range_covers_the_space_without_overlap() -> None:

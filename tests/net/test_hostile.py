@@ -653,12 +653,6 @@ async def test_a_sync_server_claiming_messages_it_never_sends(
     assert_no_tracebacks(caplog)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a sync server that lists an author with held=1000 and then returns no "
-    "message for that range is not flagged: SyncClient.receive just drops the want, so "
-    "a lying peer is never counted as an incident and is asked again every interval",
-)
 async def test_a_sync_server_claiming_messages_it_never_sends_is_an_incident(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
