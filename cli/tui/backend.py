@@ -307,8 +307,46 @@ class LocalBackend:
         return None if self._network is None else self._network.status()
 
 
-class ReadOnlyBackend:
+class RefusesWrites:
+    """Every write refused with one clear error: for backends that can only read."""
+
+    refusal: str = "this view is read-only"
+
+    def _refuse(self) -> ReadOnlyError:
+        return ReadOnlyError(self.refusal)
+
+    async def post(self, text: str) -> MessageId:
+        raise self._refuse()
+
+    async def reply(self, parent: MessageId, text: str) -> MessageId:
+        raise self._refuse()
+
+    async def react(self, target: MessageId, emoji: str) -> MessageId:
+        raise self._refuse()
+
+    async def repost(self, target: MessageId) -> MessageId:
+        raise self._refuse()
+
+    async def follow(self, author: AuthorId) -> MessageId:
+        raise self._refuse()
+
+    async def unfollow(self, author: AuthorId) -> MessageId:
+        raise self._refuse()
+
+    async def set_profile(self, name: str) -> MessageId:
+        raise self._refuse()
+
+    async def connect(self, addr: str) -> str:
+        raise self._refuse()
+
+
+class ReadOnlyBackend(RefusesWrites):
     """The index of a home that another process (a daemon) owns, opened read-only."""
+
+    refusal = (
+        "a node is running on this home: this view is read-only "
+        "(use `p2psocial post`, or stop the node and reopen the app)"
+    )
 
     read_only = True
     has_network = False
@@ -340,36 +378,6 @@ class ReadOnlyBackend:
 
     async def counts(self) -> dict[str, int]:
         return await self._read(self._reader.counts)
-
-    def _refuse(self) -> ReadOnlyError:
-        return ReadOnlyError(
-            "a node is running on this home: this view is read-only "
-            "(use `p2psocial post`, or stop the node and reopen the app)"
-        )
-
-    async def post(self, text: str) -> MessageId:
-        raise self._refuse()
-
-    async def reply(self, parent: MessageId, text: str) -> MessageId:
-        raise self._refuse()
-
-    async def react(self, target: MessageId, emoji: str) -> MessageId:
-        raise self._refuse()
-
-    async def repost(self, target: MessageId) -> MessageId:
-        raise self._refuse()
-
-    async def follow(self, author: AuthorId) -> MessageId:
-        raise self._refuse()
-
-    async def unfollow(self, author: AuthorId) -> MessageId:
-        raise self._refuse()
-
-    async def set_profile(self, name: str) -> MessageId:
-        raise self._refuse()
-
-    async def connect(self, addr: str) -> str:
-        raise self._refuse()
 
     def network_status(self) -> NetworkStatus | None:
         return None

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 
-from p2psocial_cli.tui.backend import PAGE
+from p2psocial_cli.tui.backend import PAGE, RefusesWrites
 
 from p2psocial.core.bodies import Kind
 from p2psocial.core.ids import AuthorId, MessageId
-from p2psocial.errors import InputError
 from p2psocial.net.network import NetworkStatus, PeerStatus
 from p2psocial.store.queries import AuthorInfo, Cursor, Item, Reactions
 from tests.factories import author_id, message_id
@@ -54,7 +53,9 @@ def _item(
     )
 
 
-class FakeBackend:
+class FakeBackend(RefusesWrites):
+    refusal = "the snapshot backend does not write"
+
     """In memory; writes are refused (snapshots only look)."""
 
     read_only = False
@@ -138,33 +139,6 @@ class FakeBackend:
 
     async def counts(self) -> dict[str, int]:
         return {"messages": len(self.feed), "authors": 4, "forks": 0}
-
-    def _refuse(self) -> InputError:
-        return InputError("the snapshot backend does not write")
-
-    async def post(self, text: str) -> MessageId:
-        raise self._refuse()
-
-    async def reply(self, parent: MessageId, text: str) -> MessageId:
-        raise self._refuse()
-
-    async def react(self, target: MessageId, emoji: str) -> MessageId:
-        raise self._refuse()
-
-    async def repost(self, target: MessageId) -> MessageId:
-        raise self._refuse()
-
-    async def follow(self, author: AuthorId) -> MessageId:
-        raise self._refuse()
-
-    async def unfollow(self, author: AuthorId) -> MessageId:
-        raise self._refuse()
-
-    async def set_profile(self, name: str) -> MessageId:
-        raise self._refuse()
-
-    async def connect(self, addr: str) -> str:
-        raise self._refuse()
 
     def network_status(self) -> NetworkStatus | None:
         peer = "12D3KooWPeerPeerPeerPeerPeerPeerPeerPeerPeerPeerPeer1"
