@@ -101,7 +101,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, Self, cast
 import trio
 
 from . import keystore
-from .core.ids import AuthorId
+from .core.ids import AuthorId, MessageId
+from .core.message import Message
 from .errors import InputError, NetworkError, P2PSocialError
 from .home import HomePaths
 from .node import Node
@@ -753,22 +754,20 @@ async def _react(call: _Call) -> dict[str, Any]:
     return {"id": str(message.id), "target": str(target)}
 
 
-@_method("repost")
-async def _repost(call: _Call) -> dict[str, Any]:
-    target_text = call.params.text("target")
-    call.params.done()
-    target = await call.node.resolve_message(target_text)
-    message = await call.node.repost(target)
-    return {"id": str(message.id), "target": str(target)}
+def _on_target(name: str, act: Callable[[Node, MessageId], Awaitable[Message]]) -> None:
+    """Register a method that takes one message id, ``target``, and acts on it."""
+
+    @_method(name)
+    async def handle(call: _Call) -> dict[str, Any]:
+        target_text = call.params.text("target")
+        call.params.done()
+        target = await call.node.resolve_message(target_text)
+        message = await act(call.node, target)
+        return {"id": str(message.id), "target": str(target)}
 
 
-@_method("delete")
-async def _delete(call: _Call) -> dict[str, Any]:
-    target_text = call.params.text("target")
-    call.params.done()
-    target = await call.node.resolve_message(target_text)
-    message = await call.node.delete(target)
-    return {"id": str(message.id), "target": str(target)}
+_on_target("repost", Node.repost)
+_on_target("delete", Node.delete)
 
 
 @_method("follow")
