@@ -102,36 +102,28 @@ class Peer:
 
 
 @asynccontextmanager
-async def running_peer(nursery: trio.Nursery, home: Path, config: Config) -> AsyncIterator[Peer]:
-    """Open a node on ``home`` (initialised if needed) and run its network on loopback."""
+async def running_peer(home: Path, config: Config) -> AsyncIterator[Peer]:
+    """Open a node on ``home`` (initialised if needed) and run its network on loopback; the
+    network runs inside the open node, so it has stopped before the node closes."""
     if not (home / "identity.json").exists():
         init_home(home, passphrase=None)
-    async with open_node(home) as node:
+    async with open_node(home) as node, trio.open_nursery() as nursery:
         net = Network(node, config, listen=[LOOPBACK], peers=(), mdns=False)
-        scope = trio.CancelScope()
-
-        async def run(task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-            with scope:
-                await net.run(task_status=task_status)
-
-        await nursery.start(run)
+        await nursery.start(net.run)
         try:
-            yield Peer(node, net, scope)
+            yield Peer(node, net, nursery.cancel_scope)
         finally:
-            scope.cancel()
+            nursery.cancel_scope.cancel()
 
 
 @asynccontextmanager
 async def cluster(work: Path, count: int, config: Config) -> AsyncIterator[list[Peer]]:
     """``count`` running nodes, not yet connected."""
-    async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
-        peers = [
-            await stack.enter_async_context(running_peer(nursery, work / f"node{i}", config))
+    async with AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(running_peer(work / f"node{i}", config))
             for i in range(count)
         ]
-        yield peers
-        for peer in peers:
-            peer.scope.cancel()
 
 
 async def connect(peers: Sequence[Peer], edges: Sequence[tuple[int, int]]) -> None:
@@ -567,9 +559,9 @@ def backfill(work: Path, messages: Sequence[bytes], *, timeout: float = 180.0) -
 
 async def _backfill(work: Path, held: int, timeout: float) -> tuple[float, dict[str, Any]]:
     config = bench_config()
-    async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
-        a = await stack.enter_async_context(running_peer(nursery, work / "backfill-a", config))
-        b = await stack.enter_async_context(running_peer(nursery, work / "backfill-b", config))
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(running_peer(work / "backfill-a", config))
+        b = await stack.enter_async_context(running_peer(work / "backfill-b", config))
         started = time.perf_counter()
         await b.net.connect(a.addr)
         with trio.fail_after(timeout):
