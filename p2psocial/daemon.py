@@ -141,7 +141,7 @@ def _check_free(home: Path) -> None:
 
 
 def _unlock(home: Path, passphrase: Passphrase) -> str | None:
-    """Ask for the passphrase once, and check it, before the node goes online."""
+    """Ask for the passphrase once, at start (the node checks it before going online)."""
     if not keystore.is_encrypted(home):
         return None
     secret = passphrase() if callable(passphrase) else passphrase
@@ -149,7 +149,6 @@ def _unlock(home: Path, passphrase: Passphrase) -> str | None:
         raise PassphraseRequiredError(
             "the identity key is encrypted: a passphrase is needed to run the node"
         )
-    keystore.unlock(home, secret)
     return secret
 
 
@@ -176,6 +175,7 @@ async def _main(
     # as the watcher below runs.
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_node(home, passphrase=passphrase) as node:
+            await node.unlock()  # one key derivation, before going online
             with _file_logging(home, verbose=verbose):
                 log.info(
                     "node starting: home %s, author %s, pid %s", home, node.me.short, os.getpid()

@@ -277,6 +277,15 @@ class Node:
                 self._key = await trio.to_thread.run_sync(keystore.unlock, self.home, secret)
             return self._key
 
+    async def unlock(self) -> None:
+        """Unlock the signing key now rather than at the first write (a daemon does this
+        at start, so that a wrong passphrase stops it before it goes online).
+
+        Raises:
+            PassphraseRequiredError, WrongPassphraseError: The key cannot be unlocked.
+        """
+        await self._signing_key()
+
     async def publish(self, body: Body) -> Message:
         """Sign ``body`` as the next message of the owner's chain, store it, and announce it.
 

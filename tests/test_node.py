@@ -236,3 +236,21 @@ async def test_own_timestamps_increase_even_if_the_clock_does_not(home: Path) ->
     async with open_node(home, clock=lambda: 1_700_000_000_000) as node:
         stamps = [(await node.post(f"same millisecond {i}")).header.ts for i in range(3)]
     assert stamps == [1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_002]
+
+
+async def test_unlock_checks_the_passphrase_once_up_front(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    init_home(home, passphrase="right", kdf=FAST_KDF)
+    async with open_node(home, passphrase="wrong") as node:
+        with pytest.raises(WrongPassphraseError):
+            await node.unlock()
+    asked: list[int] = []
+
+    def ask() -> str:
+        asked.append(1)
+        return "right"
+
+    async with open_node(home, passphrase=ask) as node:
+        await node.unlock()
+        await node.post("no second derivation")
+    assert asked == [1]
