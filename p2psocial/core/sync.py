@@ -440,6 +440,8 @@ class SyncClient:
     _frontier_batch: tuple[Range, ...] = ()
     _wants: deque[_Want] = field(default_factory=deque)
     _claimed: dict[Range, int] = field(default_factory=dict)
+    _parent: dict[Range, Range] = field(default_factory=dict)
+    _parts_total: dict[Range, int] = field(default_factory=dict)
     _frontier_received: int = 0
     _pending: Request | None = None
     _started: bool = False
@@ -485,6 +487,7 @@ class SyncClient:
         match request, response:
             case DigestRequest(ranges), DigestResponse(digests):
                 for rng, theirs in zip(ranges, digests, strict=True):
+                    self._check_parts_add_up(rng, theirs.count)
                     if theirs == _local_digest(self.local, rng):
                         self.stats.ranges_equal += 1
                         continue
@@ -495,6 +498,7 @@ class SyncClient:
                         self._frontier_queue.append(rng)
                     else:
                         self._digest_queue.extend(parts)
+                        self._parent.update(dict.fromkeys(parts, rng))
                 return []
             case FrontierRequest(ranges), FrontierResponse(entries, more):
                 self._frontier_received += len(entries)
@@ -532,6 +536,23 @@ class SyncClient:
                     self._wants.popleft()
                 return [wire for _, wire in messages]
         raise DecodeError("response does not answer the request")
+
+    def _check_parts_add_up(self, rng: Range, count: int) -> None:
+        """The parts of a split range partition it: their counts must add up to its own.
+
+        Raises:
+            DecodeError: They add up to more (beyond slack for a store that grows).
+        """
+        parent = self._parent.pop(rng, None)
+        if parent is None:
+            return
+        total = self._parts_total.get(parent, 0) + count
+        self._parts_total[parent] = total
+        if total > self._claimed[parent] + FRONTIER_SLACK:
+            raise DecodeError(
+                f"peer's digests of a range's parts add up to {total}, more than the"
+                f" {self._claimed[parent]} it claimed for the whole range"
+            )
 
     def _compare(self, theirs: Frontier) -> None:
         self.stats.authors_compared += 1

@@ -12,7 +12,9 @@ from p2psocial.core.message import Message, decode_message
 from p2psocial.core.sync import (
     FULL_RANGE,
     MAX_BATCH,
+    Digest,
     DigestRequest,
+    DigestResponse,
     Frontier,
     FrontierRequest,
     MessagesRequest,
@@ -274,3 +276,21 @@ def test_responses_must_answer_the_request() -> None:
     for bad in [((4, b"x"),), ((6, b"x"), (7, b"y"))]:
         with pytest.raises(DecodeError):
             decode_response(encode_response(MessagesResponse(bad, more=False)), wanted)
+
+
+def test_digest_counts_of_the_parts_must_add_up() -> None:
+    """A peer that claims 10,000 authors in every range contradicts itself after one split."""
+    client = SyncClient(MemoryView())
+    requests = 0
+
+    def session() -> None:
+        nonlocal requests
+        while (request := client.next_request()) is not None:
+            requests += 1
+            assert isinstance(request, DigestRequest)
+            fake = Digest(10_000, b"\x07" * 16)
+            client.receive(DigestResponse(tuple(fake for _ in request.ranges)))
+
+    with pytest.raises(DecodeError, match="add up to"):
+        session()
+    assert requests == 2
