@@ -28,7 +28,7 @@ from ..config import GossipConfig, LimitsConfig
 from ..core.ids import AuthorId
 from ..core.message import Message, decode_message
 from ..core.ratelimit import RateLimiter
-from ..errors import ValidationError
+from ..errors import StoreError, ValidationError
 from ..node import NewMessage, Node
 from ..store.store import IngestResult, Outcome
 
@@ -147,7 +147,7 @@ class Gossip:
                 self._incident(forwarder, exc.code, str(exc))
             return False
         if message.author != self._node.me:
-            if self._node.reader.has(message.id):
+            if self._already_held(message):
                 return True  # a duplicate costs its author nothing
             if not self._authors.allow(message.author, time.monotonic()):
                 self._incident(
@@ -165,6 +165,12 @@ class Gossip:
             if info is not None and info.held < info.head_seq:
                 self._on_gap(message.author, forwarder)
         return True
+
+    def _already_held(self, message: Message) -> bool:
+        try:
+            return self._node.reader.has(message.id)
+        except StoreError:
+            return False  # the index is being rebuilt: the store will tell
 
     async def _publish_loop(self, events: object) -> None:
         interval = 1.0 / self._config.publish_rate

@@ -20,7 +20,14 @@ from ..core.ids import AuthorId, MessageId
 from ..core.message import Message
 from ..core.text import extract_tags
 from ..errors import ChainError
-from .schema import DELETABLE_CODES, INDEX_VERSION, KIND_CODES, PRAGMAS, SCHEMA
+from .schema import (
+    DELETABLE_CODES,
+    INDEX_VERSION,
+    KIND_CODES,
+    PRAGMAS,
+    SCHEMA,
+    SECONDARY_INDEXES,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +105,39 @@ class IndexWriter:
         return cls(conn), position
 
     @classmethod
-    def create(cls, path: Path) -> IndexWriter:
-        """Create an empty index at ``path``, replacing any file there."""
+    def create(cls, path: Path, *, bulk: bool = False) -> IndexWriter:
+        """Create an empty index at ``path``, replacing any file there.
+
+        Args:
+            path: The database file.
+            bulk: For a full rebuild: no journal and no secondary indexes until
+                :meth:`finish_bulk`, and version 0 until then, so that a crash midway
+                leaves an index that the next open rebuilds.
+        """
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         conn = connect(path, readonly=False)
         conn.executescript(SCHEMA)
+        if bulk:
+            conn.execute("PRAGMA journal_mode = OFF")
+            conn.execute("PRAGMA synchronous = OFF")
+        else:
+            for statement in SECONDARY_INDEXES:
+                conn.execute(statement)
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('version', ?), ('position', 0)",
-            (INDEX_VERSION,),
+            (0 if bulk else INDEX_VERSION,),
         )
         return cls(conn)
+
+    def finish_bulk(self) -> None:
+        """End a bulk rebuild: create the secondary indexes, return to WAL, mark it valid."""
+        conn = self._conn
+        for statement in SECONDARY_INDEXES:
+            conn.execute(statement)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (INDEX_VERSION,))
 
     def close(self) -> None:
         """Close the connection."""

@@ -42,7 +42,7 @@ PRAGMAS: Final = (
     "PRAGMA wal_autocheckpoint = 10000",
 )
 
-SCHEMA: Final = f"""
+SCHEMA: Final = """
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value
@@ -77,11 +77,6 @@ CREATE TABLE messages (
     deleted  INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX messages_author_seq ON messages (author, seq);
-CREATE INDEX messages_timeline ON messages (ts) WHERE {TIMELINE_KINDS_SQL};
-CREATE INDEX messages_author_timeline ON messages (author, ts) WHERE {TIMELINE_KINDS_SQL};
-CREATE INDEX messages_root ON messages (root) WHERE root IS NOT NULL;
-CREATE INDEX messages_parent ON messages (parent) WHERE parent IS NOT NULL;
-CREATE INDEX messages_target ON messages (target) WHERE target IS NOT NULL;
 
 CREATE TABLE forks (
     id     BLOB PRIMARY KEY,                -- the later, conflicting message
@@ -97,7 +92,6 @@ CREATE TABLE follows (
     active   INTEGER NOT NULL,
     PRIMARY KEY (follower, followee)
 ) WITHOUT ROWID;
-CREATE INDEX follows_followee ON follows (followee, follower);
 
 CREATE TABLE tags (
     tag TEXT NOT NULL,
@@ -124,3 +118,14 @@ CREATE VIRTUAL TABLE search USING fts5 (
     tokenize = 'unicode61 remove_diacritics 2'
 );
 """
+
+# Indexes only queries need (applying records uses the ones in SCHEMA): a full rebuild
+# creates them after loading, which is much faster than keeping them up to date.
+SECONDARY_INDEXES: Final = (
+    f"CREATE INDEX messages_timeline ON messages (ts) WHERE {TIMELINE_KINDS_SQL};",
+    f"CREATE INDEX messages_author_timeline ON messages (author, ts) WHERE {TIMELINE_KINDS_SQL};",
+    "CREATE INDEX messages_root ON messages (root) WHERE root IS NOT NULL;",
+    "CREATE INDEX messages_parent ON messages (parent) WHERE parent IS NOT NULL;",
+    "CREATE INDEX messages_target ON messages (target) WHERE target IS NOT NULL;",
+    "CREATE INDEX follows_followee ON follows (followee, follower);",
+)

@@ -342,9 +342,11 @@ class Store:
         with self._write_lock:
             self.reader.close()
             self._index.close()
-            self._index = IndexWriter.create(self.paths.index)
+            self._index = IndexWriter.create(self.paths.index, bulk=True)
+            count = self._catch_up(0)
+            self._index.finish_bulk()
             self.reader = IndexReader.open(self.paths.index)
-            return self._catch_up(0)
+            return count
 
     def sync_view(self) -> StoreView:
         """This store as the sync protocol sees it."""

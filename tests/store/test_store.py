@@ -316,3 +316,23 @@ def test_delete_of_someone_elses_message_is_ignored(store: Store) -> None:
     mallory.delete(post)
     store.ingest(alice.wire() + mallory.wire())
     assert texts(store) == ["mine"]
+
+
+def test_a_rebuild_cut_short_is_rebuilt_on_the_next_open(store: Store) -> None:
+    """A full rebuild runs without a journal and without the query indexes until it
+    finishes; one interrupted midway must not be taken for a finished index."""
+    from p2psocial.store.index import IndexWriter
+
+    alice = ChainBuilder(1)
+    alice.extend(3)
+    store.ingest(alice.wire())
+    root = store.paths.root
+    store.close()
+    IndexWriter.create(HomePaths(root).index, bulk=True).close()  # the crash: never finished
+    store = Store.open(root)
+    try:
+        assert texts(store) == ["post 3", "post 2", "post 1"]  # uses the timeline index
+        assert store.reindex() == 3
+        assert texts(store) == ["post 3", "post 2", "post 1"]
+    finally:
+        store.close()
