@@ -140,8 +140,7 @@ class Store:
                         position,
                         log_.end,
                     )
-                    index.close()
-                    index, position = IndexWriter.create(paths.index), 0
+                    position = 0
                 store = cls(
                     paths=paths,
                     lock=lock,
@@ -151,7 +150,10 @@ class Store:
                     clock=clock,
                     max_skew_ms=max_skew_ms,
                 )
-                store._catch_up(position)
+                if position == 0 and log_.end > 0:
+                    store._rebuild()  # new, of another version, damaged, or ahead of the log
+                else:
+                    store._catch_up(position)
             except BaseException:
                 log_.close()
                 raise
@@ -340,13 +342,17 @@ class Store:
     def reindex(self) -> int:
         """Rebuild the index from the log. Returns how many records were indexed."""
         with self._write_lock:
-            self.reader.close()
-            self._index.close()
-            self._index = IndexWriter.create(self.paths.index, bulk=True)
-            count = self._catch_up(0)
-            self._index.finish_bulk()
-            self.reader = IndexReader.open(self.paths.index)
-            return count
+            return self._rebuild()
+
+    def _rebuild(self) -> int:
+        """Build a fresh index from the whole log, in bulk (see IndexWriter.create)."""
+        self.reader.close()
+        self._index.close()
+        self._index = IndexWriter.create(self.paths.index, bulk=True)
+        count = self._catch_up(0)
+        self._index.finish_bulk()
+        self.reader = IndexReader.open(self.paths.index)
+        return count
 
     def sync_view(self) -> StoreView:
         """This store as the sync protocol sees it."""
