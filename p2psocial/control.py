@@ -71,10 +71,34 @@ whoami     none                                             as ``p2psocial whoam
 status     none                                             as ``p2psocial status --json``
 peers      none                                             a list, as ``p2psocial peers --json``
 connect    ``addr`` (a multiaddr with ``/p2p/<peer id>``)   ``{"peer_id"}``
+subscribe  none                                             ``{"subscribed": true}``, then
+                                                            events (below)
 =========  ===============================================  ====================================
 
 In the write results ``id`` is the new message's id and ``parent``, ``target`` and
 ``author`` the full ids the given prefixes resolved to.
+
+Events
+======
+``subscribe`` turns its connection into a stream of events, so that a program (the
+terminal app) shows new messages as the node stores them. Its response is followed by one
+line per message stored from then on (own posts, gossip, sync and imports alike), in the
+order the node stored them::
+
+    {"event": "message", "id": "p2sm1...", "author": "p2sa1...", "kind": "post",
+     "seq": 7, "ts": 1700000000000, "source": "network", "fork": false}
+
+``source`` is ``local``, ``network`` or ``import``; ``fork`` marks a message stored as fork
+evidence. The node never waits for a subscriber: it queues up to 1024 events for each
+(:class:`~p2psocial.node.Subscription`), and a subscriber that falls further behind gets
+``{"event": "missed", "count": n}`` in place of the ``n`` events it lost (nothing is lost
+from the store: re-read what you show from the index). A subscriber that reads nothing for
+:data:`SEND_TIMEOUT` seconds is disconnected. After subscribing a client sends nothing
+more (what it sends is read and ignored); closing the connection unsubscribes. A client
+should read events unknown to it as a sign to re-read the index, not as an error.
+:class:`ControlClient` has :meth:`~ControlClient.subscribe` and
+:meth:`~ControlClient.receive_events`; ``subscribe`` through :func:`call_local` is a
+``control.bad_request`` (there is no connection to stream on).
 
 :func:`serve_control` is the server (a trio task); :class:`ControlClient` a small blocking
 client; :func:`call_local` runs a method on a node in the same process, with the same
@@ -105,7 +129,7 @@ from .core.ids import AuthorId, MessageId
 from .core.message import Message
 from .errors import InputError, NetworkError, P2PSocialError
 from .home import HomePaths
-from .node import Node
+from .node import Event, EventsMissed, Node
 from .store.queries import IndexReader
 
 if TYPE_CHECKING:
@@ -468,11 +492,41 @@ class _Server:
                 if line is None:
                     return
                 response = await self._respond(line, who)
+                if isinstance(response.get("result"), _Subscribe):
+                    await self._stream_events(stream, reader, response["id"], who)
+                    return
                 if not await self._send(stream, response):
                     log.warning("control %s: did not read its response; closed", who)
                     return
         finally:
             self._clients -= 1
+
+    async def _stream_events(
+        self, stream: trio.SocketStream, reader: _LineReader, request_id: int, who: str
+    ) -> None:
+        """Send ``who`` an event line per message stored, until either end stops.
+
+        The node offers events without waiting (:class:`~p2psocial.node.Subscription`), so
+        only this connection waits on a slow reader; what its queue cannot hold becomes one
+        ``missed`` event.
+        """
+        async with self._context.node.subscribe() as events:
+            # Subscribed before the answer goes out: nothing stored after it is missed.
+            if not await self._send(stream, {"id": request_id, "result": {"subscribed": True}}):
+                return
+            log.info("control %s: subscribed to events", who)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_until_hangup, reader, nursery.cancel_scope)
+                async for event in events:
+                    if not await self._send(stream, event_json(event)):
+                        log.warning(
+                            "control %s: read no events for %s s; unsubscribed and closed",
+                            who,
+                            SEND_TIMEOUT,
+                        )
+                        break
+                nursery.cancel_scope.cancel()
+        log.info("control %s: unsubscribed", who)
 
     async def _send(self, stream: trio.SocketStream, response: dict[str, Any]) -> bool:
         data = json.dumps(response, ensure_ascii=False, separators=(",", ":")) + "\n"
@@ -519,6 +573,34 @@ class _Server:
             (time.perf_counter() - began) * 1000,
         )
         return {"id": request_id, "result": result}
+
+
+async def _until_hangup(reader: _LineReader, scope: trio.CancelScope) -> None:
+    """Read (and ignore) what a subscriber sends until it closes its end; then stop."""
+    while await reader.read_line() is not None:
+        pass
+    scope.cancel()
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """A node event as the line ``subscribe`` sends for it (see "Events" above).
+
+    Args:
+        event: A :class:`~p2psocial.node.NewMessage` or :class:`~p2psocial.node.EventsMissed`.
+    """
+    if isinstance(event, EventsMissed):
+        return {"event": "missed", "count": event.count}
+    message = event.message
+    return {
+        "event": "message",
+        "id": str(message.id),
+        "author": str(message.author),
+        "kind": message.kind.value,
+        "seq": message.seq,
+        "ts": message.header.ts,
+        "source": event.source,
+        "fork": event.fork,
+    }
 
 
 def _describe(exc: P2PSocialError | OSError) -> str:
@@ -674,6 +756,7 @@ METHODS: Final = (
     "status",
     "peers",
     "connect",
+    "subscribe",
 )
 """Every method of the protocol."""
 
@@ -862,6 +945,21 @@ async def _connect(call: _Call) -> dict[str, Any]:
     return {"peer_id": await call.network.connect(addr)}
 
 
+class _Subscribe:
+    """The result of ``subscribe``: the server switches the connection to events."""
+
+
+_SUBSCRIBE: Final = _Subscribe()
+
+
+@_method("subscribe")
+async def _subscribe(call: _Call) -> _Subscribe:
+    call.params.done()
+    if not call.remote:
+        raise BadRequestError("subscribe: events are sent only over the control socket")
+    return _SUBSCRIBE
+
+
 def whoami(home: Path, reader: IndexReader, me: AuthorId) -> dict[str, Any]:
     """The owner's identity and profile, as ``p2psocial whoami --json`` prints it.
 
@@ -912,6 +1010,25 @@ def local_status(home: Path, reader: IndexReader, me: AuthorId) -> dict[str, Any
 
 
 # --- the client ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStored:
+    """A ``message`` event: the node stored a message (see "Events" above)."""
+
+    id: MessageId
+    author: AuthorId
+    kind: str
+    """The message kind's name (``post``, ``reply``, ...)."""
+    seq: int
+    ts: int
+    source: str
+    """``local``, ``network`` or ``import``."""
+    fork: bool
+
+
+ControlEvent = MessageStored | EventsMissed
+"""What :meth:`ControlClient.receive_events` returns."""
 
 
 class ControlClient:
@@ -1044,6 +1161,68 @@ class ControlClient:
             )
         return _unpack_response(line, request_id)
 
+    def subscribe(self, *, timeout: float = CALL_TIMEOUT) -> None:
+        """Turn this connection into a stream of events; read them with :meth:`receive_events`.
+
+        No other request may be sent on the connection afterwards.
+
+        Raises:
+            NoAnswerError: No answer within ``timeout``, or the connection was lost.
+            ControlError: The node refused (a node that has no ``subscribe`` says
+                ``control.unknown_method``).
+        """
+        self.call("subscribe", timeout=timeout)
+
+    def receive_events(self, timeout: float) -> list[ControlEvent]:
+        """Wait up to ``timeout`` seconds for events; return all that have arrived.
+
+        Returns:
+            Every complete event received so far, oldest first, once there is at least
+            one; an empty list if none came within ``timeout``. Events of a kind this
+            client does not know are skipped (logged).
+
+        Raises:
+            NoAnswerError: The node closed the connection (it is stopping) or sent a line
+                that is not an event; the connection is closed then.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self._buffered_events()
+            if events:
+                return events
+            if self._sock is None:
+                raise NoAnswerError("this control connection is closed")
+            if len(self._buffer) > MAX_RESPONSE:
+                self.close()
+                raise NoAnswerError(f"an event from the node is over {MAX_RESPONSE} bytes")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            self._sock.settimeout(remaining)
+            try:
+                chunk = self._sock.recv(_RECEIVE_CHUNK)
+            except TimeoutError:
+                return []
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                self.close()
+                raise NoAnswerError("the node closed the event stream (it may be stopping)")
+            self._buffer += chunk
+
+    def _buffered_events(self) -> list[ControlEvent]:
+        events: list[ControlEvent] = []
+        while (newline := self._buffer.find(b"\n")) >= 0:
+            line = bytes(self._buffer[:newline])
+            del self._buffer[: newline + 1]
+            event = _parse_event(line)
+            if event is None:
+                self.close()
+                raise NoAnswerError(f"the node sent a line that is not an event: {line[:80]!r}")
+            if not isinstance(event, _Unknown):
+                events.append(event)
+        return events
+
     def _read_line(self, deadline: float) -> bytes | None:
         assert self._sock is not None
         scanned = 0
@@ -1065,6 +1244,37 @@ class ControlClient:
             if not chunk:
                 return None
             self._buffer += chunk
+
+
+class _Unknown:
+    """An event of a kind this client does not know (a newer node): skipped."""
+
+
+def _parse_event(line: bytes) -> ControlEvent | _Unknown | None:
+    """One event line, or None when the line is not an event at all."""
+    try:
+        value = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("event"), str):
+        return None
+    try:
+        if value["event"] == "missed":
+            return EventsMissed(int(value["count"]))
+        if value["event"] == "message":
+            return MessageStored(
+                id=MessageId.parse(value["id"]),
+                author=AuthorId.parse(value["author"]),
+                kind=str(value["kind"]),
+                seq=int(value["seq"]),
+                ts=int(value["ts"]),
+                source=str(value["source"]),
+                fork=bool(value["fork"]),
+            )
+    except (KeyError, TypeError, ValueError, P2PSocialError):
+        return None
+    log.debug("skipped an event of unknown kind %r", value["event"])
+    return _Unknown()
 
 
 def _unpack_response(line: bytes, request_id: int) -> Any:
@@ -1180,9 +1390,11 @@ __all__ = [
     "BusyError",
     "ControlClient",
     "ControlError",
+    "ControlEvent",
     "ForbiddenError",
     "InternalError",
     "JsonRecord",
+    "MessageStored",
     "NetworkView",
     "NoAnswerError",
     "NotRunningError",
@@ -1193,6 +1405,7 @@ __all__ = [
     "check_peer",
     "error_class",
     "error_from_json",
+    "event_json",
     "local_status",
     "peer_credentials",
     "serve_control",
