@@ -99,6 +99,12 @@ class FutureTimestampError(ValidationError):
     code = "invalid.future_timestamp"
 
 
+class InsufficientPostageError(ValidationError):
+    """Less proof of work than this node asks of the author (local policy, not format)."""
+
+    code = "invalid.postage"
+
+
 # --- chains ---------------------------------------------------------------------------
 
 

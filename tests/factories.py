@@ -27,14 +27,18 @@ from nacl.signing import SigningKey
 
 from p2psocial.core import canonical
 from p2psocial.core.bodies import (
+    Block,
     Body,
     Delete,
     Follow,
+    ListEntry,
+    ModerationList,
     Post,
     Profile,
     Reaction,
     Reply,
     Repost,
+    Unblock,
     Unfollow,
 )
 from p2psocial.core.ids import AuthorId, MessageId
@@ -119,12 +123,13 @@ class ChainBuilder:
 
     # --- any body -------------------------------------------------------------------
 
-    def sign(self, body: Body, *, ts: int | None = None) -> Message:
+    def sign(self, body: Body, *, ts: int | None = None, postage: int = 0) -> Message:
         """Sign ``body`` as the next message of the chain and append it.
 
         Args:
             body: Any body.
             ts: The timestamp; by default the builder's clock, which then ticks.
+            postage: Proof-of-work bits to pay (see p2psocial.core.postage).
         """
         head = self.head
         message = sign(
@@ -133,6 +138,7 @@ class ChainBuilder:
             prev=None if head is None else head.id,
             ts=self._take_ts(ts),
             body=body,
+            postage_bits=postage,
         )
         self.messages.append(message)
         return message
@@ -224,9 +230,38 @@ class ChainBuilder:
         """Sign an unfollow of ``author``."""
         return self.sign(Unfollow(_author_of(author)), ts=ts)
 
-    def profile(self, name: str, bio: str = "", *, ts: int | None = None) -> Message:
+    def profile(
+        self, name: str, bio: str = "", *, automated: bool = False, ts: int | None = None
+    ) -> Message:
         """Sign a profile."""
-        return self.sign(Profile(name, bio), ts=ts)
+        return self.sign(Profile(name, bio, automated), ts=ts)
+
+    def block(self, author: ChainBuilder | AuthorId, *, ts: int | None = None) -> Message:
+        """Sign a block of ``author``."""
+        return self.sign(Block(_author_of(author)), ts=ts)
+
+    def unblock(self, author: ChainBuilder | AuthorId, *, ts: int | None = None) -> Message:
+        """Sign an unblock of ``author``."""
+        return self.sign(Unblock(_author_of(author)), ts=ts)
+
+    def moderation_list(
+        self,
+        name: str,
+        entries: Iterable[tuple[ChainBuilder | AuthorId | Message | MessageId, str]],
+        *,
+        ts: int | None = None,
+    ) -> Message:
+        """Sign the moderation list ``name`` with (author or message, reason) entries."""
+        listed = tuple(
+            ListEntry(
+                _author_of(target)
+                if isinstance(target, ChainBuilder | AuthorId)
+                else _id_of(target),
+                reason,
+            )
+            for target, reason in entries
+        )
+        return self.sign(ModerationList(name, listed), ts=ts)
 
     def delete(self, target: Message | MessageId, *, ts: int | None = None) -> Message:
         """Sign a delete request for ``target``."""

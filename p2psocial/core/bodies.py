@@ -23,8 +23,11 @@ from .limits import (
     MAX_BIO_BYTES,
     MAX_BODY_BYTES,
     MAX_EMOJI_BYTES,
+    MAX_LIST_ENTRIES,
+    MAX_LIST_NAME_BYTES,
     MAX_MENTIONS,
     MAX_NAME_BYTES,
+    MAX_REASON_BYTES,
     MAX_TEXT_BYTES,
 )
 
@@ -40,6 +43,9 @@ class Kind(StrEnum):
     UNFOLLOW = "unfollow"
     PROFILE = "profile"
     DELETE = "delete"
+    BLOCK = "block"
+    UNBLOCK = "unblock"
+    LIST = "list"
 
 
 KINDS: Final = frozenset(k.value for k in Kind)
@@ -47,6 +53,8 @@ KINDS: Final = frozenset(k.value for k in Kind)
 # C0 controls but tab and line feed, DEL, and C1 controls.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _FORBIDDEN_INLINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A moderation list's name is typed on command lines as AUTHOR/NAME.
+_LIST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +118,15 @@ class Unfollow:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """The author's display name and bio; the latest profile message replaces earlier ones."""
+    """The author's display name and bio; the latest profile message replaces earlier ones.
+
+    ``automated`` is the author's own statement that a program, not a person, posts for
+    this account; readers label such accounts.
+    """
 
     name: str
     bio: str = ""
+    automated: bool = False
 
     kind: ClassVar[Kind] = Kind.PROFILE
 
@@ -127,7 +140,48 @@ class Delete:
     kind: ClassVar[Kind] = Kind.DELETE
 
 
-Body: TypeAlias = Union[Post, Reply, Repost, Reaction, Follow, Unfollow, Profile, Delete]  # noqa: UP007
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Publicly blocks ``author``: the blocker's node stops storing and relaying their bodies."""
+
+    author: AuthorId
+
+    kind: ClassVar[Kind] = Kind.BLOCK
+
+
+@dataclass(frozen=True, slots=True)
+class Unblock:
+    """Undoes a :class:`Block` of ``author``."""
+
+    author: AuthorId
+
+    kind: ClassVar[Kind] = Kind.UNBLOCK
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """One entry of a moderation list: an author or a single message, and why."""
+
+    target: AuthorId | MessageId
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationList:
+    """A named moderation list; the author's latest ``list`` with a name replaces earlier ones.
+
+    Others subscribe to ``AUTHOR/NAME``; an empty ``entries`` clears the list.
+    """
+
+    name: str
+    entries: tuple[ListEntry, ...] = ()
+
+    kind: ClassVar[Kind] = Kind.LIST
+
+
+Body: TypeAlias = Union[  # noqa: UP007
+    Post, Reply, Repost, Reaction, Follow, Unfollow, Profile, Delete, Block, Unblock, ModerationList
+]
 
 
 def encode_body(body: Body) -> bytes:
@@ -152,10 +206,14 @@ def encode_body(body: Body) -> bytes:
             value = {"target": target.raw}
         case Reaction(target, emoji):
             value = {"target": target.raw, "emoji": emoji}
-        case Follow(author) | Unfollow(author):
+        case Follow(author) | Unfollow(author) | Block(author) | Unblock(author):
             value = {"author": author.raw}
-        case Profile(name, bio):
+        case Profile(name, bio, automated):
             value = {"name": name, "bio": bio}
+            if automated:
+                value["automated"] = True
+        case ModerationList(name, entries):
+            value = {"name": name, "entries": [_entry_value(e) for e in entries]}
     try:
         data = canonical.encode(value)
     except ValueError as exc:
@@ -205,11 +263,23 @@ def decode_body(kind: str, data: bytes) -> Body:
             body = Profile(
                 fields.text("name", MAX_NAME_BYTES, inline=True, may_be_empty=True),
                 fields.text("bio", MAX_BIO_BYTES, may_be_empty=True),
+                fields.true_flag("automated"),
             )
         case Kind.DELETE:
             body = Delete(fields.message_id("target"))
+        case Kind.BLOCK:
+            body = Block(fields.author_id("author"))
+        case Kind.UNBLOCK:
+            body = Unblock(fields.author_id("author"))
+        case Kind.LIST:
+            body = ModerationList(fields.list_name("name"), fields.list_entries("entries"))
     fields.finish()
     return body
+
+
+def _entry_value(entry: ListEntry) -> dict[str, canonical.Value]:
+    key = "author" if isinstance(entry.target, AuthorId) else "message"
+    return {key: entry.target.raw, "reason": entry.reason}
 
 
 def _utf8_size(kind: str, key: str, value: str) -> int:
@@ -280,6 +350,57 @@ class _Fields:
         if len(set(authors)) != len(authors):
             raise MalformedBodyError(f"{self._kind}.mentions lists an author twice")
         return authors
+
+    def true_flag(self, key: str) -> bool:
+        """An optional flag: present means ``true``; ``false`` is written by omitting it."""
+        if key not in self._left:
+            return False
+        if self._left.pop(key) is not True:
+            raise MalformedBodyError(f"{self._kind}.{key} must be true or omitted")
+        return True
+
+    def list_name(self, key: str) -> str:
+        value = self._take(key)
+        if not isinstance(value, str):
+            raise MalformedBodyError(f"{self._kind}.{key} must be text")
+        if len(value.encode("utf-8")) > MAX_LIST_NAME_BYTES:
+            raise OversizeError(
+                f"{self._kind}.{key} is {len(value.encode('utf-8'))} bytes, "
+                f"limit {MAX_LIST_NAME_BYTES}"
+            )
+        if not _LIST_NAME.fullmatch(value):
+            raise MalformedBodyError(
+                f"{self._kind}.{key} must be lower-case letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
+        return value
+
+    def list_entries(self, key: str) -> tuple[ListEntry, ...]:
+        value = self._take(key)
+        if not isinstance(value, list):
+            raise MalformedBodyError(f"{self._kind}.{key} must be a list")
+        if len(value) > MAX_LIST_ENTRIES:
+            raise OversizeError(f"{self._kind}.{key} has {len(value)}, limit {MAX_LIST_ENTRIES}")
+        entries: list[ListEntry] = []
+        for item in value:
+            if not isinstance(item, dict):
+                raise MalformedBodyError(f"{self._kind}.{key} entries must be maps")
+            entry = _Fields(f"{self._kind}.{key}[]", item)
+            target: AuthorId | MessageId
+            if "author" in item and "message" not in item:
+                target = entry.author_id("author")
+            elif "message" in item and "author" not in item:
+                target = entry.message_id("message")
+            else:
+                raise MalformedBodyError(
+                    f"{self._kind}.{key} entries need exactly one of 'author' and 'message'"
+                )
+            entries.append(ListEntry(target, entry.text("reason", MAX_REASON_BYTES, inline=True)))
+            entry.finish()
+        targets = [e.target.raw for e in entries]
+        if len(set(targets)) != len(targets):
+            raise MalformedBodyError(f"{self._kind}.{key} lists a target twice")
+        return tuple(entries)
 
     def finish(self) -> None:
         if self._left:

@@ -21,6 +21,10 @@ MAX_NAME_BYTES: Final = 64
 MAX_BIO_BYTES: Final = 1024
 MAX_EMOJI_BYTES: Final = 32
 MAX_MENTIONS: Final = 16
+MAX_LIST_NAME_BYTES: Final = 32
+MAX_LIST_ENTRIES: Final = 64
+"""Entries of one moderation list message (a longer list is split over several names)."""
+MAX_REASON_BYTES: Final = 200
 MAX_KIND_BYTES: Final = 16
 MAX_SEQ: Final = 2**53 - 1
 MAX_TS: Final = 2**53 - 1

@@ -3,6 +3,7 @@
 The byte layout (normative in docs/protocol.md)::
 
     header        = canonical CBOR map {v, author, seq, prev, ts, kind, body_hash, body_len}
+                    plus an optional ``pow`` nonce (postage, see :mod:`.postage`)
     signature     = Ed25519(author key, SIGNING_CONTEXT || header)
     signed_header = canonical CBOR array [header, signature]
     id            = BLAKE2b-256(signed_header)
@@ -33,7 +34,7 @@ from ..errors import (
     UnknownKindError,
     UnsupportedVersionError,
 )
-from . import canonical
+from . import canonical, postage
 from .bodies import KINDS, Body, Kind, decode_body, encode_body
 from .ids import AuthorId, MessageId
 from .limits import (
@@ -49,6 +50,8 @@ SIGNING_CONTEXT: Final = b"p2psocial/v1/header\x00"
 HEADER_FIELDS: Final = frozenset(
     {"v", "author", "seq", "prev", "ts", "kind", "body_hash", "body_len"}
 )
+OPTIONAL_HEADER_FIELDS: Final = frozenset({"pow"})
+POW_BYTES: Final = 8
 _SIG_BYTES: Final = 64
 # A canonical [header, signature] array ends with the signature as a 64-byte bstr.
 _SIG_PREFIX: Final = b"\x58\x40"
@@ -72,10 +75,12 @@ class Header:
     body_hash: bytes
     body_len: int
     version: int = PROTOCOL_VERSION
+    pow: bytes | None = None
+    """The postage nonce (8 bytes), or None when the author paid no postage."""
 
     def to_value(self) -> dict[str, canonical.Value]:
         """The header as the CBOR map that is signed."""
-        return {
+        value: dict[str, canonical.Value] = {
             "v": self.version,
             "author": self.author.raw,
             "seq": self.seq,
@@ -85,6 +90,9 @@ class Header:
             "body_hash": self.body_hash,
             "body_len": self.body_len,
         }
+        if self.pow is not None:
+            value["pow"] = self.pow
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +124,11 @@ class Message:
         """The kind, from the header."""
         return self.header.kind
 
+    @property
+    def postage(self) -> int:
+        """The postage paid: leading zero bits of the header's postage hash."""
+        return postage.postage_bits(self.signed_header[1 : -(_SIG_BYTES + len(_SIG_PREFIX))])
+
     def to_bytes(self) -> bytes:
         """The message as it travels and is stored: ``[signed_header, body or null]``."""
         if self.wire is not None:
@@ -134,6 +147,7 @@ def sign(
     prev: MessageId | None,
     ts: int,
     body: Body,
+    postage_bits: int = 0,
 ) -> Message:
     """Build and sign a message.
 
@@ -143,6 +157,8 @@ def sign(
         prev: The id of the author's message ``seq - 1``; None exactly when ``seq`` is 1.
         ts: Milliseconds since the Unix epoch.
         body: The body; its kind becomes the header's kind.
+        postage_bits: Proof of work to attach: the header gets a ``pow`` nonce that gives
+            it at least this many postage bits (:mod:`.postage`); 0 attaches none.
 
     Returns:
         The signed message, which passes :func:`decode_message`.
@@ -162,6 +178,8 @@ def sign(
         body_len=len(body_bytes),
     )
     _check_header_ranges(header)
+    if postage_bits:
+        header = postage.stamp(header, postage_bits)
     header_bytes = canonical.encode(header.to_value())
     signature = key.sign(SIGNING_CONTEXT + header_bytes).signature
     signed_header = canonical.encode([header.to_value(), signature])
@@ -268,6 +286,7 @@ def decode_stored(data: bytes) -> Message:
             body_hash=value["body_hash"],
             body_len=value["body_len"],
             version=value["v"],
+            pow=value.get("pow"),
         )
     except (cbor2.CBORDecodeError, ValueError, TypeError, KeyError) as exc:
         raise DecodeError(f"stored record is not a message: {exc}") from None
@@ -289,8 +308,8 @@ def _parse_header(value: dict[str, canonical.Value]) -> Header:
     if type(version) is not int or version != PROTOCOL_VERSION:
         raise UnsupportedVersionError(f"protocol version {version!r} is not supported")
     keys = set(value)
-    if keys != HEADER_FIELDS:
-        missing, extra = HEADER_FIELDS - keys, keys - HEADER_FIELDS
+    if keys - OPTIONAL_HEADER_FIELDS != HEADER_FIELDS:
+        missing, extra = HEADER_FIELDS - keys, keys - HEADER_FIELDS - OPTIONAL_HEADER_FIELDS
         raise MalformedHeaderError(
             f"header fields wrong (missing {sorted(missing)}, unknown {sorted(extra)})"
         )
@@ -312,6 +331,11 @@ def _parse_header(value: dict[str, canonical.Value]) -> Header:
         raise MalformedHeaderError("header.body_hash must be 32 bytes")
     if not isinstance(body_len, int) or isinstance(body_len, bool):
         raise MalformedHeaderError("header.body_len must be an integer")
+    # Absent when no postage is paid; never null, so each header has one encoding.
+    pow_nonce = value.get("pow")
+    if "pow" in value and (not isinstance(pow_nonce, bytes) or len(pow_nonce) != POW_BYTES):
+        raise MalformedHeaderError(f"header.pow must be {POW_BYTES} bytes when present")
+    assert pow_nonce is None or isinstance(pow_nonce, bytes)  # for mypy: checked above
     header = Header(
         author=AuthorId(author),
         seq=seq,
@@ -320,6 +344,7 @@ def _parse_header(value: dict[str, canonical.Value]) -> Header:
         kind=Kind(kind),
         body_hash=body_hash,
         body_len=body_len,
+        pow=pow_nonce,
     )
     _check_header_ranges(header)
     return header

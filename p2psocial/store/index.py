@@ -14,7 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.bodies import Delete, Follow, Post, Profile, Reaction, Reply, Repost, Unfollow
+from ..core.bodies import (
+    Block,
+    Delete,
+    Follow,
+    Post,
+    Profile,
+    Reaction,
+    Reply,
+    Repost,
+    Unblock,
+    Unfollow,
+)
 from ..core.chain import ChainView, Verdict, check_chain
 from ..core.ids import AuthorId, MessageId
 from ..core.message import Message
@@ -265,7 +276,7 @@ class IndexWriter:
                 target = body.target.raw
             case Reaction():
                 text, target = body.emoji, body.target.raw
-            case Follow() | Unfollow():
+            case Follow() | Unfollow() | Block() | Unblock():
                 subject = self._author_row(body.author.raw)
         code = KIND_CODES[header.kind]
         deleted = 0
@@ -325,11 +336,11 @@ class IndexWriter:
                     " active = excluded.active WHERE excluded.seq > follows.seq",
                     (author, subject, message.seq, int(isinstance(body, Follow))),
                 )
-            case Profile(name=name, bio=bio):
+            case Profile(name=name, bio=bio, automated=automated):
                 conn.execute(
-                    "UPDATE authors SET name = ?, bio = ?, profile_seq = ?"
+                    "UPDATE authors SET name = ?, bio = ?, automated = ?, profile_seq = ?"
                     " WHERE rowid = ? AND profile_seq < ?",
-                    (name, bio, message.seq, author, message.seq),
+                    (name, bio, int(automated), message.seq, author, message.seq),
                 )
             case Delete():
                 self._apply_delete(author, body.target)

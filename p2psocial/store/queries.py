@@ -43,6 +43,8 @@ class AuthorInfo:
     """How many of the author's messages are held (``head_seq - held`` are missing)."""
     forked: bool
     """The author has signed two different messages for one seq."""
+    automated: bool = False
+    """The author's profile declares that a program posts for this account."""
 
     @property
     def display_name(self) -> str:
@@ -363,7 +365,7 @@ class IndexReader:
     def author(self, author: AuthorId) -> AuthorInfo | None:
         """What is known about ``author``, or None if nothing is held."""
         rows = self.query(
-            "SELECT key, name, bio, head_seq, held, forked FROM authors WHERE key = ?",
+            "SELECT key, name, bio, head_seq, held, forked, automated FROM authors WHERE key = ?",
             (author.raw,),
         )
         return _author_info(rows[0]) if rows else None
@@ -388,7 +390,7 @@ class IndexReader:
 
     def _graph(self, this: str, other: str, author: AuthorId) -> list[AuthorInfo]:
         rows = self.query(
-            "SELECT o.key, o.name, o.bio, o.head_seq, o.held, o.forked FROM follows f"
+            "SELECT o.key, o.name, o.bio, o.head_seq, o.held, o.forked, o.automated FROM follows f"
             f" JOIN authors t ON t.rowid = {this} JOIN authors o ON o.rowid = {other}"
             " WHERE t.key = ? AND f.active = 1 ORDER BY coalesce(o.name, ''), o.key",
             (author.raw,),
@@ -398,7 +400,7 @@ class IndexReader:
     def authors(self) -> list[AuthorInfo]:
         """Every author held, by name."""
         rows = self.query(
-            "SELECT key, name, bio, head_seq, held, forked FROM authors WHERE held > 0"
+            "SELECT key, name, bio, head_seq, held, forked, automated FROM authors WHERE held > 0"
             " ORDER BY coalesce(name, ''), key"
         )
         return [_author_info(row) for row in rows]
@@ -549,5 +551,5 @@ def _item(row: Any) -> Item:
 
 
 def _author_info(row: Any) -> AuthorInfo:
-    key, name, bio, head_seq, held, forked = row
-    return AuthorInfo(AuthorId(key), name, bio, head_seq, held, bool(forked))
+    key, name, bio, head_seq, held, forked, automated = row
+    return AuthorInfo(AuthorId(key), name, bio, head_seq, held, bool(forked), bool(automated))

@@ -10,7 +10,7 @@ from typing import Final
 
 from ..core.bodies import Kind
 
-INDEX_VERSION: Final = 2
+INDEX_VERSION: Final = 3
 
 KIND_CODES: Final[dict[Kind, int]] = {
     Kind.POST: 1,
@@ -21,6 +21,9 @@ KIND_CODES: Final[dict[Kind, int]] = {
     Kind.UNFOLLOW: 6,
     Kind.PROFILE: 7,
     Kind.DELETE: 8,
+    Kind.BLOCK: 9,
+    Kind.UNBLOCK: 10,
+    Kind.LIST: 11,
 }
 CODE_KINDS: Final[dict[int, Kind]] = {code: kind for kind, code in KIND_CODES.items()}
 
@@ -56,7 +59,8 @@ CREATE TABLE authors (
     profile_seq INTEGER NOT NULL DEFAULT 0, -- seq of the profile message in effect
     head_seq    INTEGER NOT NULL DEFAULT 0, -- highest seq held
     held        INTEGER NOT NULL DEFAULT 0, -- number of seqs held (head_seq - held = gaps)
-    forked      INTEGER NOT NULL DEFAULT 0
+    forked      INTEGER NOT NULL DEFAULT 0,
+    automated   INTEGER NOT NULL DEFAULT 0  -- the profile in effect declares a program posts
 );
 
 CREATE TABLE messages (

@@ -7,15 +7,19 @@ import pytest
 from p2psocial.core import canonical
 from p2psocial.core.bodies import (
     KINDS,
+    Block,
     Body,
     Delete,
     Follow,
     Kind,
+    ListEntry,
+    ModerationList,
     Post,
     Profile,
     Reaction,
     Reply,
     Repost,
+    Unblock,
     Unfollow,
     decode_body,
     encode_body,
@@ -24,8 +28,11 @@ from p2psocial.core.limits import (
     MAX_BIO_BYTES,
     MAX_BODY_BYTES,
     MAX_EMOJI_BYTES,
+    MAX_LIST_ENTRIES,
+    MAX_LIST_NAME_BYTES,
     MAX_MENTIONS,
     MAX_NAME_BYTES,
+    MAX_REASON_BYTES,
     MAX_TEXT_BYTES,
 )
 from p2psocial.errors import (
@@ -49,6 +56,9 @@ VALID: dict[str, dict[str, canonical.Value]] = {
     "unfollow": {"author": A1},
     "profile": {"name": "Alice", "bio": ""},
     "delete": {"target": ID1},
+    "block": {"author": A1},
+    "unblock": {"author": A1},
+    "list": {"name": "spam", "entries": [{"author": A1, "reason": "sells pills"}]},
 }
 ID_FIELDS = [
     ("reply", "root"),
@@ -58,6 +68,8 @@ ID_FIELDS = [
     ("follow", "author"),
     ("unfollow", "author"),
     ("delete", "target"),
+    ("block", "author"),
+    ("unblock", "author"),
 ]
 TEXT_FIELDS = [("post", "text"), ("reply", "text"), ("profile", "name"), ("profile", "bio")]
 ALL_FIELDS = [(kind, field) for kind, value in VALID.items() for field in value]
@@ -101,7 +113,7 @@ def test_refuses_an_unknown_field(kind: str) -> None:
         decode(kind, with_field(kind, zzz=1))
 
 
-@pytest.mark.parametrize("kind", ["repost", "reaction", "follow", "unfollow", "profile", "delete"])
+@pytest.mark.parametrize("kind", sorted(set(VALID) - set(MENTION_KINDS)))
 def test_refuses_mentions_on_kinds_without_them(kind: str) -> None:
     with pytest.raises(MalformedBodyError, match=r"unknown field.*'mentions'"):
         decode(kind, with_field(kind, mentions=[A1]))
@@ -389,3 +401,112 @@ def test_encode_body_refuses_what_decode_would_refuse(body: Body, error: type[Ex
 )
 def test_encode_decode_round_trip(body: Body) -> None:
     assert decode_body(body.kind, encode_body(body)) == body
+
+
+# --- profile: the automated flag --------------------------------------------------------
+
+
+def test_profile_automated_flag_is_true_or_omitted() -> None:
+    assert decode("profile", VALID["profile"]) == Profile("Alice", "", automated=False)
+    assert decode("profile", with_field("profile", automated=True)) == Profile(
+        "Alice", "", automated=True
+    )
+    # One encoding per value: false is written by leaving the key out.
+    assert b"automated" not in encode_body(Profile("Alice"))
+
+
+@pytest.mark.parametrize("bad", [False, 1, "yes", None])
+def test_profile_automated_refuses_anything_but_true(bad: canonical.Value) -> None:
+    with pytest.raises(MalformedBodyError, match=r"profile\.automated must be true or omitted"):
+        decode("profile", with_field("profile", automated=bad))
+
+
+# --- block, unblock ---------------------------------------------------------------------
+
+
+def test_block_and_unblock_round_trip() -> None:
+    for body in (Block(author_id(3)), Unblock(author_id(3))):
+        assert decode_body(body.kind, encode_body(body)) == body
+
+
+# --- moderation lists -------------------------------------------------------------------
+
+
+def list_body(*entries: dict[str, canonical.Value], name: str = "spam") -> bytes:
+    return canonical.encode({"name": name, "entries": list(entries)})
+
+
+def test_list_holds_authors_and_messages_in_order() -> None:
+    body = decode_body(
+        "list",
+        list_body({"author": A1, "reason": "bot farm"}, {"message": ID1, "reason": "doxxing"}),
+    )
+    assert body == ModerationList(
+        "spam", (ListEntry(author_id(1), "bot farm"), ListEntry(message_id(1), "doxxing"))
+    )
+    assert encode_body(body) == list_body(
+        {"author": A1, "reason": "bot farm"}, {"message": ID1, "reason": "doxxing"}
+    )
+
+
+def test_an_empty_list_clears_it() -> None:
+    assert decode_body("list", list_body()) == ModerationList("spam", ())
+
+
+@pytest.mark.parametrize("name", ["a", "spam-2026", "x.y_z", "9" * MAX_LIST_NAME_BYTES])
+def test_list_name_accepts_identifiers(name: str) -> None:
+    assert decode_body("list", list_body(name=name)).name == name  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("name", ["", "Spam", "-x", "a b", "a/b", "é", "a\n"])
+def test_list_name_refuses_what_a_command_line_cannot_carry(name: str) -> None:
+    with pytest.raises(MalformedBodyError, match=r"list\.name must be lower-case"):
+        decode_body("list", list_body(name=name))
+
+
+def test_list_name_limit() -> None:
+    with pytest.raises(OversizeError, match=r"list\.name"):
+        decode_body("list", list_body(name="a" * (MAX_LIST_NAME_BYTES + 1)))
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"reason": "x"}, "exactly one of 'author' and 'message'"),
+        ({"author": A1, "message": ID1, "reason": "x"}, "exactly one of 'author' and 'message'"),
+        ({"author": A1}, "lacks 'reason'"),
+        ({"author": A1, "reason": ""}, "reason is empty"),
+        ({"author": A1, "reason": "a\nb"}, "control character"),
+        ({"author": A1, "reason": "x", "extra": 1}, "unknown field"),
+        ({"author": b"\x01", "reason": "x"}, "must be a 32-byte id"),
+    ],
+)
+def test_list_refuses_a_bad_entry(entry: dict[str, canonical.Value], message: str) -> None:
+    with pytest.raises(MalformedBodyError, match=message):
+        decode_body("list", list_body(entry))
+
+
+def test_list_refuses_entries_that_are_not_maps() -> None:
+    with pytest.raises(MalformedBodyError, match="entries must be maps"):
+        decode_body("list", canonical.encode({"name": "x", "entries": [A1]}))
+    with pytest.raises(MalformedBodyError, match="entries must be a list"):
+        decode_body("list", canonical.encode({"name": "x", "entries": A1}))
+
+
+def test_list_refuses_a_target_twice() -> None:
+    entry = {"author": A1, "reason": "x"}
+    with pytest.raises(MalformedBodyError, match="lists a target twice"):
+        decode_body("list", list_body(entry, {**entry, "reason": "y"}))
+
+
+def test_list_reason_limit() -> None:
+    ok = {"author": A1, "reason": "r" * MAX_REASON_BYTES}
+    assert decode_body("list", list_body(ok))
+    with pytest.raises(OversizeError, match="reason"):
+        decode_body("list", list_body({**ok, "reason": "r" * (MAX_REASON_BYTES + 1)}))
+
+
+def test_list_entry_limit() -> None:
+    entries = [{"author": author_id(i).raw, "reason": "s"} for i in range(MAX_LIST_ENTRIES + 1)]
+    with pytest.raises(OversizeError, match="entries has"):
+        decode_body("list", list_body(*entries))

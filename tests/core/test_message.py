@@ -523,6 +523,9 @@ def test_every_kind_round_trips(alice: ChainBuilder) -> None:
         alice.unfollow(bob),
         alice.profile("Alice", "bio"),
         alice.delete(post),
+        alice.block(bob),
+        alice.unblock(bob),
+        bob.moderation_list("spam", [(alice, "too loud"), (post, "off topic")]),
     ]
     assert {m.kind for m in messages} == set(Kind)
     for message in messages:

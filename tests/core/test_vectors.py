@@ -25,21 +25,26 @@ from nacl.signing import SigningKey
 from p2psocial import errors
 from p2psocial.core import canonical
 from p2psocial.core.bodies import (
+    Block,
     Body,
     Delete,
     Follow,
     Kind,
+    ListEntry,
+    ModerationList,
     Post,
     Profile,
     Reaction,
     Reply,
     Repost,
+    Unblock,
     Unfollow,
     encode_body,
 )
 from p2psocial.core.ids import AuthorId, MessageId
 from p2psocial.core.limits import MAX_MESSAGE_BYTES, MAX_TS
 from p2psocial.core.message import SIGNING_CONTEXT, Message, blake2b_256, decode_message, sign
+from p2psocial.core.postage import POSTAGE_CONTEXT, postage_bits
 from p2psocial.core.text import extract_tags
 from tests.factories import cbor_bstr, cbor_head, message_bytes, signed_header_bytes
 
@@ -50,6 +55,7 @@ PROTOCOL_PATH: Final = ROOT / "docs" / "protocol.md"
 SEEDS: Final = {"alice": b"\x01" * 32, "bob": b"\x02" * 32}
 START_TS: Final = 1_700_000_000_000  # 2023-11-14T22:13:20Z
 TICK_MS: Final = 60_000
+POSTAGE_BITS: Final = 12
 
 RECORD_MAGIC: Final = b"P2SR"
 SEGMENT_HEADER: Final = b"p2slog\x00\x01"
@@ -83,10 +89,26 @@ def body_to_json(body: Body) -> dict[str, Any]:
             return {"target": target.raw.hex()}
         case Reaction(target, emoji):
             return {"target": target.raw.hex(), "emoji": emoji}
-        case Follow(author) | Unfollow(author):
+        case Follow(author) | Unfollow(author) | Block(author) | Unblock(author):
             return {"author": author.raw.hex()}
-        case Profile(name, bio):
-            return {"name": name, "bio": bio}
+        case Profile(name, bio, automated):
+            out = {"name": name, "bio": bio}
+            if automated:
+                out["automated"] = True
+            return out
+        case ModerationList(name, entries):
+            return {
+                "name": name,
+                "entries": [
+                    {
+                        ("author" if isinstance(e.target, AuthorId) else "message"): (
+                            e.target.raw.hex()
+                        ),
+                        "reason": e.reason,
+                    }
+                    for e in entries
+                ],
+            }
     raise AssertionError(body)
 
 
@@ -114,9 +136,26 @@ def body_from_json(kind: str, fields: dict[str, Any]) -> Body:
         case Kind.UNFOLLOW:
             return Unfollow(aid("author"))
         case Kind.PROFILE:
-            return Profile(fields["name"], fields["bio"])
+            return Profile(fields["name"], fields["bio"], fields.get("automated", False))
         case Kind.DELETE:
             return Delete(mid("target"))
+        case Kind.BLOCK:
+            return Block(aid("author"))
+        case Kind.UNBLOCK:
+            return Unblock(aid("author"))
+        case Kind.LIST:
+            return ModerationList(
+                fields["name"],
+                tuple(
+                    ListEntry(
+                        AuthorId(bytes.fromhex(e["author"]))
+                        if "author" in e
+                        else MessageId(bytes.fromhex(e["message"])),
+                        e["reason"],
+                    )
+                    for e in fields["entries"]
+                ),
+            )
 
 
 # --- the generator ----------------------------------------------------------------------
@@ -130,9 +169,11 @@ class _Author:
         self.id = AuthorId(bytes(self.key.verify_key))
         self.chain: list[Message] = []
 
-    def sign(self, body: Body, ts: int) -> Message:
+    def sign(self, body: Body, ts: int, postage: int = 0) -> Message:
         prev = self.chain[-1].id if self.chain else None
-        message = sign(self.key, seq=len(self.chain) + 1, prev=prev, ts=ts, body=body)
+        message = sign(
+            self.key, seq=len(self.chain) + 1, prev=prev, ts=ts, body=body, postage_bits=postage
+        )
         self.chain.append(message)
         return message
 
@@ -163,6 +204,8 @@ def _positive(name: str, author: _Author, message: Message, *, dropped: bool) ->
         "message_hex": wire.to_bytes().hex(),
         "id_hex": message.id.raw.hex(),
         "id": str(message.id),
+        "pow_hex": None if header.pow is None else header.pow.hex(),
+        "postage_bits": message.postage,
     }
     if isinstance(message.body, Post | Reply):
         entry["tags"] = extract_tags(message.body.text)
@@ -175,8 +218,8 @@ def _chains() -> tuple[list[dict[str, Any]], dict[str, Message], dict[str, _Auth
     named: dict[str, Message] = {}
     order: list[tuple[str, _Author]] = []
 
-    def add(name: str, author: _Author, body: Body) -> Message:
-        named[name] = author.sign(body, next(clock))
+    def add(name: str, author: _Author, body: Body, postage: int = 0) -> Message:
+        named[name] = author.sign(body, next(clock), postage)
         order.append((name, author))
         return named[name]
 
@@ -195,6 +238,18 @@ def _chains() -> tuple[list[dict[str, Any]], dict[str, Message], dict[str, _Auth
     oops = add("alice-7-post", alice, Post("Oops, a typo."))
     add("alice-8-delete", alice, Delete(oops.id))
     add("alice-9-unfollow", alice, Unfollow(bob.id))
+    add("alice-10-block", alice, Block(bob.id))
+    add("alice-11-unblock", alice, Unblock(bob.id))
+    add(
+        "bob-5-list",
+        bob,
+        ModerationList(
+            "spam",
+            (ListEntry(alice.id, "reposts ads"), ListEntry(oops.id, "a typo, not spam")),
+        ),
+    )
+    add("bob-6-profile", bob, Profile("Bob's bot", "Posts the weather.", automated=True))
+    add("alice-12-post", alice, Post("Paid postage to reach strangers."), POSTAGE_BITS)
 
     entries = [_positive(n, a, named[n], dropped=False) for n, a in order]
     entries.append(_positive("alice-7-post-dropped", alice, oops, dropped=True))
@@ -429,6 +484,18 @@ def _negatives(named: dict[str, Message], authors: dict[str, _Author]) -> list[d
         header_msg([*_header_pairs(post), ("x", enc(0))], post.body_bytes),
     )
     add(
+        "pow_7_bytes",
+        "a header whose postage nonce pow is 7 bytes (it must be 8, or absent)",
+        errors.MalformedHeaderError,
+        header_msg([*_header_pairs(post), ("pow", enc(bytes(7)))], post.body_bytes),
+    )
+    add(
+        "pow_null",
+        "a header with pow = null (no postage is written by leaving pow out)",
+        errors.MalformedHeaderError,
+        header_msg([*_header_pairs(post), ("pow", enc(None))], post.body_bytes),
+    )
+    add(
         "seq_0",
         "header seq = 0 with prev null",
         errors.MalformedHeaderError,
@@ -551,6 +618,35 @@ def _negatives(named: dict[str, Message], authors: dict[str, _Author]) -> list[d
         "a reaction whose target is 31 bytes",
         errors.MalformedBodyError,
         with_body(reaction, enc({"target": first.id.raw[:31], "emoji": "+1"})),
+    )
+    add(
+        "profile_automated_false",
+        "a profile with automated = false (it must be omitted instead)",
+        errors.MalformedBodyError,
+        with_body(first, enc({"name": "A", "bio": "", "automated": False})),
+    )
+    add(
+        "list_name_upper_case",
+        "a moderation list named 'Spam' (names are lower-case identifiers)",
+        errors.MalformedBodyError,
+        with_body(post, enc({"name": "Spam", "entries": []}), kind=enc("list")),
+    )
+    add(
+        "list_entry_two_targets",
+        "a moderation list entry naming both an author and a message",
+        errors.MalformedBodyError,
+        with_body(
+            post,
+            enc(
+                {
+                    "name": "spam",
+                    "entries": [
+                        {"author": first.author.raw, "message": first.id.raw, "reason": "x"}
+                    ],
+                }
+            ),
+            kind=enc("list"),
+        ),
     )
     # Signature
     bad_signature = bytearray(post.signature)
@@ -684,6 +780,8 @@ def test_every_kind_and_case_is_covered(vectors: dict[str, Any]) -> None:
     messages = vectors["messages"]
     assert {m["kind"] for m in messages} == {k.value for k in Kind}
     assert any(m["dropped"] for m in messages)
+    assert any(m["pow_hex"] is not None and m["postage_bits"] >= POSTAGE_BITS for m in messages)
+    assert any(m["body"].get("automated") for m in messages if m["kind"] == "profile")
     replies = [m for m in messages if m["kind"] == "reply"]
     assert any(m["body"]["root"] != m["body"]["parent"] for m in replies)
     assert vectors["signing_context_hex"] == SIGNING_CONTEXT.hex()
@@ -697,7 +795,8 @@ def test_signing_again_gives_the_same_bytes(entry: dict[str, Any]) -> None:
     body = body_from_json(entry["kind"], entry["body"])
     assert encode_body(body).hex() == entry["body_hex"]
     prev = None if entry["prev_hex"] is None else MessageId(bytes.fromhex(entry["prev_hex"]))
-    message = sign(key, seq=entry["seq"], prev=prev, ts=entry["ts"], body=body)
+    bits = entry["postage_bits"] if entry["pow_hex"] is not None else 0
+    message = sign(key, seq=entry["seq"], prev=prev, ts=entry["ts"], body=body, postage_bits=bits)
     assert canonical.encode(message.header.to_value()).hex() == entry["header_hex"]
     assert message.header.body_hash.hex() == entry["body_hash_hex"]
     assert message.header.body_len == entry["body_len"]
@@ -724,6 +823,9 @@ def test_vector_parts_fit_together(entry: dict[str, Any]) -> None:
     assert blake2b_256(signed_header).hex() == entry["id_hex"]
     slot = b"\xf6" if entry["dropped"] else cbor_bstr(body)
     assert (b"\x82" + cbor_bstr(signed_header) + slot).hex() == entry["message_hex"]
+    digest = blake2b_256(POSTAGE_CONTEXT + header)
+    bits = "".join(f"{byte:08b}" for byte in digest)
+    assert len(bits) - len(bits.lstrip("0")) == entry["postage_bits"]
 
 
 @pytest.mark.parametrize("entry", _entries("messages"), ids=lambda e: e["name"])
@@ -738,6 +840,9 @@ def test_decoding_gives_the_same_fields(entry: dict[str, Any]) -> None:
     assert header.kind.value == entry["kind"]
     assert header.body_hash.hex() == entry["body_hash_hex"]
     assert header.body_len == entry["body_len"]
+    assert (None if header.pow is None else header.pow.hex()) == entry["pow_hex"]
+    assert message.postage == postage_bits(bytes.fromhex(entry["header_hex"]))
+    assert message.postage == entry["postage_bits"]
     assert message.signature.hex() == entry["signature_hex"]
     assert message.id.raw.hex() == entry["id_hex"]
     if entry["dropped"]:
@@ -770,7 +875,11 @@ def test_invalid_vector_raises_exactly_its_error(entry: dict[str, Any]) -> None:
 
 
 def test_invalid_vectors_cover_every_validation_error(vectors: dict[str, Any]) -> None:
-    local_policy = {errors.FutureTimestampError.code, errors.ValidationError.code}
+    local_policy = {
+        errors.FutureTimestampError.code,
+        errors.InsufficientPostageError.code,
+        errors.ValidationError.code,
+    }
     assert {e["error"] for e in vectors["invalid"]} == set(ERROR_CLASSES) - local_policy
 
 

@@ -203,3 +203,38 @@ def test_both_home_plans_give_the_same_feed(tmp_path: Path, net: Network) -> Non
         assert [i.id for i in reader.home(alice.author, limit=1000)] == brute
     finally:
         store.close()
+
+
+def test_automated_follows_the_latest_profile(tmp_path: Path) -> None:
+    bot = ChainBuilder(9)
+    bot.profile("weather", automated=True)
+    store = Store.open(tmp_path / "home")
+    try:
+        store.ingest(bot.wire())
+        info = store.reader.author(bot.author)
+        assert info is not None
+        assert info.automated
+        assert [a.automated for a in store.reader.authors()] == [True]
+        store.ingest([bot.profile("a person again").to_bytes()])
+        info = store.reader.author(bot.author)
+        assert info is not None
+        assert not info.automated
+    finally:
+        store.close()
+
+
+def test_block_and_list_messages_are_stored_and_counted_as_held(tmp_path: Path) -> None:
+    alice, bob = ChainBuilder(1), ChainBuilder(2)
+    alice.block(bob)
+    alice.moderation_list("spam", [(bob, "sells pills")])
+    alice.unblock(bob)
+    store = Store.open(tmp_path / "home")
+    try:
+        store.ingest(alice.wire())
+        info = store.reader.author(alice.author)
+        assert info is not None
+        assert (info.head_seq, info.held) == (3, 3)
+        assert all(store.reader.has(m.id) for m in alice.messages)
+        assert store.reader.global_feed() == []  # none of them is a timeline item
+    finally:
+        store.close()
