@@ -96,6 +96,31 @@ class Item:
         return self.author_name or self.author.short
 
 
+NOTIFICATION_KINDS: Final = ("reply", "mention", "reaction", "repost", "follow")
+"""What a :class:`Notification` can be about, in the codes the query uses (1-5)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """Something another author did that concerns the owner."""
+
+    what: str
+    """One of :data:`NOTIFICATION_KINDS`: a reply to one of the owner's messages, a post
+    or reply that mentions the owner, a reaction to or a repost of one of the owner's
+    messages, or a follow of the owner (still in effect)."""
+    item: Item
+    """The message that did it (the reply, the mentioning post, the reaction, the repost,
+    the follow)."""
+    subject: Item | None
+    """The owner's message it answers, reacts to or reposts (None for mentions, follows,
+    and a subject the owner has deleted)."""
+
+    @property
+    def cursor(self) -> Cursor:
+        """Pass as ``before`` for the next page."""
+        return self.item.cursor
+
+
 _ITEM_COLUMNS: Final = (
     "m.rowid, m.id, a.key, a.name, m.seq, m.ts, m.kind, m.text, m.root, m.parent,"
     " m.target, m.has_body, m.deleted"
@@ -443,6 +468,78 @@ class IndexReader:
         if len(rows) > 1:
             raise AmbiguousIdError(f"{text.strip()!r} matches several {cls.WHAT}s: type more")
         return cls(rows[0][0])
+
+    # --- notifications -------------------------------------------------------------------
+
+    def notifications(
+        self, me: AuthorId, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
+    ) -> list[Notification]:
+        """What others did that concerns ``me``, newest first (see :class:`Notification`).
+
+        A reply that also mentions ``me`` is one notification, a reply. Own messages never
+        count. Each page reads ``me``'s messages through ``messages_author_seq`` and what
+        answers them through ``messages_parent`` and ``messages_target``, mentions through
+        the ``mentions`` key and follows through ``follows_followee``: the cost grows with
+        how many messages ``me`` has written and received answers to, not with the store.
+
+        Args:
+            me: The owner.
+            limit: At most this many notifications.
+            before: A cursor from the previous page.
+        """
+        limit = _check_limit(limit)
+        me_row = self._author_rowid(me)
+        if me_row is None:
+            return []
+        page = "" if before is None else "WHERE (ts, msg) < (?, ?)"
+        rows = self.query(
+            "SELECT ts, msg, min(what) FROM ("
+            # 1: replies to my messages
+            " SELECT r.ts AS ts, r.rowid AS msg, 1 AS what FROM messages m"
+            " JOIN messages r ON r.parent = m.id"
+            " WHERE m.author = ? AND r.kind = 2 AND r.author <> m.author AND r.deleted = 0"
+            # 3, 4: reactions to and reposts of my messages
+            " UNION ALL SELECT r.ts, r.rowid, CASE r.kind WHEN 4 THEN 3 ELSE 4 END"
+            " FROM messages m JOIN messages r ON r.target = m.id"
+            " WHERE m.author = ? AND r.kind IN (3, 4) AND r.author <> m.author AND r.deleted = 0"
+            # 2: mentions of me
+            " UNION ALL SELECT x.ts, x.msg, 2 FROM mentions x JOIN messages r ON r.rowid = x.msg"
+            " WHERE x.author = ? AND r.author <> x.author AND r.deleted = 0"
+            # 5: follows of me still in effect, dated by the follow message
+            " UNION ALL SELECT m.ts, m.rowid, 5 FROM follows f"
+            " JOIN messages m ON m.author = f.follower AND m.seq = f.seq"
+            " WHERE f.followee = ? AND f.active = 1"
+            f") {page} GROUP BY msg ORDER BY ts DESC, msg DESC LIMIT ?",
+            [me_row] * 4 + ([] if before is None else [before[0], before[1]]) + [limit],
+        )
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        found = self.query(
+            f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE m.rowid IN ({marks})", [row[1] for row in rows]
+        )
+        items = {item.cursor[1]: item for item in self._decorate(found)}
+        subject_ids = {
+            ref.raw
+            for item in items.values()
+            if (ref := item.parent if item.kind is Kind.REPLY else item.target) is not None
+        }
+        subjects: dict[MessageId, Item] = {}
+        if subject_ids:
+            marks = ",".join("?" * len(subject_ids))
+            mine = self.query(
+                f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE m.id IN ({marks}) AND m.deleted = 0",
+                list(subject_ids),
+            )
+            subjects = {item.id: item for item in self._decorate(mine)}
+        out = []
+        for _ts, rowid, code in rows:
+            item = items[rowid]
+            what = NOTIFICATION_KINDS[code - 1]
+            ref = item.parent if what == "reply" else item.target
+            subject = subjects.get(ref) if ref is not None and what != "mention" else None
+            out.append(Notification(what, item, subject))
+        return out
 
     # --- statistics ----------------------------------------------------------------------
 
