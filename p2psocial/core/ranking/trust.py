@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 from ..ids import AuthorId
@@ -72,15 +73,12 @@ class Trust:
     scores: Mapping[AuthorId, float]
     iterations: int
     """Power iterations run before the vector settled."""
+    top: float
+    """The largest score of anyone but ``me`` (0 when ``me`` follows nobody)."""
 
     def of(self, author: AuthorId) -> float:
         """``author``'s raw PageRank mass (0 when unreachable)."""
         return self.scores.get(author, 0.0)
-
-    @property
-    def top(self) -> float:
-        """The largest score of anyone but ``me`` (0 when ``me`` follows nobody)."""
-        return max((s for a, s in self.scores.items() if a != self.me), default=0.0)
 
     def relative(self, author: AuthorId) -> float:
         """``author``'s trust scaled so that the most trusted other author has 1.0.
@@ -90,8 +88,7 @@ class Trust:
         """
         if author == self.me:
             return 1.0
-        top = self.top
-        return self.of(author) / top if top > 0 else 0.0
+        return self.scores.get(author, 0.0) / self.top if self.top > 0 else 0.0
 
 
 def personalised_pagerank(
@@ -152,4 +149,6 @@ def personalised_pagerank(
         rank = new
         if change < tolerance:
             break
-    return Trust(me, {nodes[i]: rank[i] for i in range(n) if rank[i] > 0.0}, iterations)
+    scores = {nodes[i]: rank[i] for i in range(n) if rank[i] > 0.0}
+    top = max((rank[i] for i in range(n) if i != start), default=0.0)
+    return Trust(me, MappingProxyType(scores), iterations, top)
