@@ -39,6 +39,7 @@ from ..core.bodies import Follow, Kind
 from ..core.ids import AuthorId
 from ..errors import DialError, InputError, NetworkError, P2PSocialError, ValidationError
 from ..node import NewMessage, Node
+from .faults import Faults
 from .gossip import TOPIC, Gossip
 from .host import full_addrs, load_transport_key, make_host, parse_multiaddrs
 from .peers import PEERS_FILENAME, PEX_MAX_FRAME, PEX_PROTOCOL, PeerBook, decode_pex, encode_pex
@@ -194,6 +195,7 @@ class Network:
         listen: Sequence[str] | None = None,
         peers: Sequence[str] = (),
         mdns: bool | None = None,
+        faults: Faults | None = None,
     ) -> None:
         """Prepare (but do not start) the network.
 
@@ -203,6 +205,8 @@ class Network:
             listen: Multiaddrs to listen on.
             peers: Extra bootstrap peers (full multiaddrs).
             mdns: Whether to discover peers on the local network.
+            faults: Test-only fault injection (lossy links, partitions); never set by the
+                daemon.
 
         Raises:
             InputError: A multiaddr does not parse, or a bootstrap peer lacks ``/p2p/``.
@@ -231,6 +235,9 @@ class Network:
             score_params=SCORE_PARAMS,
         )
         self._pubsub = Pubsub(self._host, self._gossipsub, strict_signing=True)
+        self._faults = faults
+        if faults is not None:
+            faults.install(self._pubsub)
         self._book = PeerBook(node.home / PEERS_FILENAME, config.network.remember_peers)
         self._incidents: dict[ID, _Incidents] = {}
         self._banned: dict[ID, float] = {}
@@ -422,6 +429,8 @@ class Network:
     async def _dial_info(self, info: Any) -> None:
         if info.peer_id == self._host.get_id():
             return
+        if self._is_banned(info.peer_id):
+            raise DialError(f"{info.peer_id} is refused for now")
         try:
             with trio.fail_after(DIAL_TIMEOUT):
                 await self._host.connect(info)
@@ -615,6 +624,8 @@ class Network:
                 self._nursery.start_soon(self._host.disconnect, peer)
 
     def _is_banned(self, peer: ID) -> bool:
+        if self._faults is not None and self._faults.refuses(peer):
+            return True
         until = self._banned.get(peer)
         if until is None:
             return False
