@@ -439,16 +439,20 @@ class Network:
             raise DialError(f"cannot reach {info.peer_id}: {exc or type(exc).__name__}") from None
 
     async def _dial_loop(self) -> None:
-        """Keep bootstrap peers connected and redial remembered ones, with backoff."""
-        targets = list(dict.fromkeys([*self._bootstrap, *self._remembered()]))
-        backoff = dict.fromkeys(targets, REDIAL_MIN)
-        next_try = dict.fromkeys(targets, 0.0)
+        """Keep bootstrap peers connected and redial remembered ones, with backoff.
+
+        The peer book is read again each round: a peer first met while running (dialled by
+        hand, learnt by peer exchange) is redialled too when its connection drops.
+        """
+        backoff: dict[str, float] = {}
+        next_try: dict[str, float] = {}
         while True:
             now = time.monotonic()
             connected = {p.to_string() for p in self._host.get_connected_peers()}
-            for addr in targets:
+            for addr in dict.fromkeys([*self._bootstrap, *self._remembered()]):
                 peer = addr.rsplit("/p2p/", 1)[-1]
-                if peer in connected or now < next_try[addr]:
+                backoff.setdefault(addr, REDIAL_MIN)
+                if peer in connected or now < next_try.get(addr, 0.0):
                     continue
                 if len(connected) >= self._config.network.max_peers and addr not in self._bootstrap:
                     continue
