@@ -16,6 +16,7 @@ from typing import Any, Final, TypeVar
 
 from ..core.bodies import Kind
 from ..core.ids import ID_TEXT_CHARS, AuthorId, MessageId
+from ..core.ranking.interface import Candidate, Origin
 from ..core.text import normalize_tag
 from ..errors import AmbiguousIdError, InputError, NotFoundError, StoreError
 from .index import connect
@@ -551,6 +552,164 @@ class IndexReader:
         )
         messages, authors, forks = rows[0]
         return {"messages": messages, "authors": authors, "forks": forks}
+
+    # --- ranking candidates (p2psocial.feeds) ---------------------------------------------
+
+    def position(self) -> int:
+        """The log position the index has reached: it moves whenever anything is indexed."""
+        rows = self.query("SELECT value FROM meta WHERE key = 'position'")
+        return int(rows[0][0]) if rows else 0
+
+    def newest_rowid(self) -> int:
+        """The row of the message indexed last (0 when none): a ranked feed's "as of"."""
+        return int(self.query("SELECT coalesce(max(rowid), 0) FROM messages")[0][0])
+
+    def follows_state(self) -> tuple[int, int]:
+        """A fingerprint of the follow graph: it changes with every follow or unfollow
+        applied (a pair's seq only grows), and with nothing else."""
+        count, seqs = self.query("SELECT count(*), coalesce(sum(seq), 0) FROM follows")[0]
+        return int(count), int(seqs)
+
+    def follow_graph(self) -> dict[AuthorId, list[AuthorId]]:
+        """The whole follow graph held: each follower's current followees, in one query."""
+        keys = dict(self.query("SELECT rowid, key FROM authors"))
+        graph: dict[AuthorId, list[AuthorId]] = {}
+        ids: dict[int, AuthorId] = {}
+        for follower, followee in self.query(
+            "SELECT follower, followee FROM follows WHERE active = 1"
+        ):
+            a = ids.get(follower) or ids.setdefault(follower, AuthorId(keys[follower]))
+            b = ids.get(followee) or ids.setdefault(followee, AuthorId(keys[followee]))
+            graph.setdefault(a, []).append(b)
+        return graph
+
+    def unfollowed(self, author: AuthorId) -> list[AuthorId]:
+        """Whom ``author`` followed once and has unfollowed since."""
+        rows = self.query(
+            "SELECT b.key FROM follows f JOIN authors a ON a.rowid = f.follower"
+            " JOIN authors b ON b.rowid = f.followee WHERE a.key = ? AND f.active = 0",
+            (author.raw,),
+        )
+        return [AuthorId(key) for (key,) in rows]
+
+    def candidates(
+        self, authors: Sequence[AuthorId], *, limit: int, upto: int, origin: Origin = "home"
+    ) -> list[Candidate]:
+        """The newest ``limit`` posts, replies and reposts by ``authors``, as candidates.
+
+        Only messages indexed at or before row ``upto`` (:meth:`newest_rowid`) count, so
+        that every page of a ranked feed sees the same candidates. The plan follows the
+        cost rule of :meth:`home`: a newest-first scan when the authors wrote much of the
+        timeline, a gather author by author when they wrote little.
+        """
+        if not authors:
+            return []
+        marks = ",".join("?" * len(authors))
+        keys = [a.raw for a in authors]
+        rows = self.query(
+            "SELECT coalesce(sum(held), 0), (SELECT max(rowid) FROM messages) FROM authors"
+            f" WHERE key IN ({marks})",
+            keys,
+        )
+        written, total = rows[0]
+        sparse = written * written < limit * (total or 0)
+        index = "messages_author_timeline" if sparse else "messages_timeline"
+        rows = self.query(
+            f"SELECT {self._CANDIDATE_COLUMNS} FROM messages m INDEXED BY {index}"
+            " JOIN authors a ON a.rowid = m.author"
+            f" WHERE m.{TIMELINE_KINDS_SQL} AND m.deleted = 0 AND m.rowid <= ?"
+            f" AND m.author IN (SELECT rowid FROM authors WHERE key IN ({marks}))"
+            " ORDER BY m.ts DESC, m.rowid DESC LIMIT ?",
+            [upto, *keys, limit],
+        )
+        return self._candidates(rows, origin, upto)
+
+    def candidates_per_author(
+        self, authors: Sequence[AuthorId], *, per_author: int, upto: int, origin: Origin
+    ) -> list[Candidate]:
+        """Each author's newest ``per_author`` posts, replies and reposts (up to row
+        ``upto``), newest first overall."""
+        if not authors:
+            return []
+        marks = ",".join("?" * len(authors))
+        rows = self.query(
+            f"SELECT {self._CANDIDATE_COLUMNS} FROM authors a JOIN messages m ON m.rowid IN"
+            " (SELECT x.rowid FROM messages x INDEXED BY messages_author_timeline"
+            f" WHERE x.author = a.rowid AND x.{TIMELINE_KINDS_SQL} AND x.deleted = 0"
+            " AND x.rowid <= ? ORDER BY x.ts DESC, x.rowid DESC LIMIT ?)"
+            f" WHERE a.key IN ({marks}) ORDER BY m.ts DESC, m.rowid DESC",
+            [upto, per_author, *(a.raw for a in authors)],
+        )
+        return self._candidates(rows, origin, upto)
+
+    def candidates_by_id(
+        self, ids: Sequence[MessageId], *, upto: int, origin: Origin
+    ) -> list[Candidate]:
+        """These messages as candidates, when held, not deleted, of a timeline kind and
+        indexed at or before row ``upto``; newest first."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self.query(
+            f"SELECT {self._CANDIDATE_COLUMNS} FROM messages m JOIN authors a ON a.rowid = m.author"
+            f" WHERE m.id IN ({marks}) AND m.{TIMELINE_KINDS_SQL} AND m.deleted = 0"
+            " AND m.rowid <= ? ORDER BY m.ts DESC, m.rowid DESC",
+            [*(i.raw for i in ids), upto],
+        )
+        return self._candidates(rows, origin, upto)
+
+    def _candidates(self, rows: list[Any], origin: Origin, upto: int) -> list[Candidate]:
+        """Rows of :attr:`_CANDIDATE_COLUMNS` as candidates, reposts with their targets."""
+        out = [self._candidate(row, origin) for row in rows]
+        targets = [c.target for c in out if c.kind is Kind.REPOST and c.target is not None]
+        if not targets:
+            return out
+        found = {c.id: c for c in self.candidates_by_id(targets, upto=upto, origin=origin)}
+        return [replace(c, reposted=found.get(c.target)) if c.target else c for c in out]
+
+    _CANDIDATE_COLUMNS: Final = (
+        "m.id, a.key, a.name, m.ts, m.kind, m.text, m.root, m.parent, m.target,"
+        " (SELECT count(*) FROM messages r WHERE r.parent = m.id"
+        f" AND r.kind = {KIND_CODES[Kind.REPLY]} AND r.deleted = 0),"
+        " (SELECT count(*) FROM messages r WHERE r.target = m.id"
+        f" AND r.kind = {KIND_CODES[Kind.REPOST]} AND r.deleted = 0),"
+        " (SELECT count(DISTINCT r.author || ':' || r.text) FROM messages r"
+        f" WHERE r.target = m.id AND r.kind = {KIND_CODES[Kind.REACTION]} AND r.deleted = 0"
+        " AND r.text IS NOT NULL)"
+    )
+    """A candidate's columns; each reaction counts once per author and emoji, as in
+    :class:`Reactions`."""
+
+    @staticmethod
+    def _candidate(row: Any, origin: Origin) -> Candidate:
+        mid, key, name, ts, code, text, root, parent, target, replies, reposts, reactions = row
+        return Candidate(
+            id=MessageId(mid),
+            author=AuthorId(key),
+            author_name=name,
+            ts=ts,
+            kind=CODE_KINDS[code],
+            text=text,
+            root=_opt_id(root),
+            parent=_opt_id(parent),
+            target=_opt_id(target),
+            replies=replies,
+            reposts=reposts,
+            reactions=reactions,
+            origin=origin,
+        )
+
+    def items(self, ids: Sequence[MessageId]) -> list[Item]:
+        """These messages as timeline items, decorated, in the order given; ids not held
+        are left out."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self.query(
+            f"SELECT {_ITEM_COLUMNS} {_FROM} WHERE m.id IN ({marks})", [i.raw for i in ids]
+        )
+        by_id = {item.id: item for item in self._decorate(rows)}
+        return [by_id[i] for i in ids if i in by_id]
 
     # --- decoration ----------------------------------------------------------------------
 

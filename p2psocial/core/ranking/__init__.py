@@ -6,7 +6,8 @@ their reasons (docs/algorithms.md). This package holds the interface
 (:mod:`.interface`), trust in the follow graph (:mod:`.trust`, :mod:`.graph`), the
 pipeline that runs an algorithm and pages its output (:mod:`.pipeline`), and the
 built-in algorithms, one module each. Gathering candidates from the index and loading
-plugins is the adapter's work (:mod:`p2psocial.feeds`).
+plugins is the adapter's work (:mod:`p2psocial.feeds`). ``Kind``, ``AuthorId`` and
+``MessageId`` are re-exported so that a plugin needs only this package.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from ..bodies import Kind
+from ..ids import AuthorId, MessageId
 from . import chronological, conversations, fresh_voices, trusted
 from .graph import SocialGraph
 from .interface import (
@@ -54,11 +57,14 @@ __all__ = [
     "DEFAULT_ALGORITHM",
     "Algorithm",
     "AlgorithmError",
+    "AuthorId",
     "BrokenAlgorithmError",
     "Candidate",
     "Context",
     "Hidden",
     "Judge",
+    "Kind",
+    "MessageId",
     "Origin",
     "Placed",
     "RankFn",
