@@ -15,7 +15,7 @@ line and the terminal app are its first users.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -40,8 +40,10 @@ from .core.bodies import (
 )
 from .core.ids import AuthorId, MessageId
 from .core.message import Message, sign
+from .core.ranking import DEFAULT_ALGORITHM, Judge, Setting
 from .core.text import find_author_ids
 from .errors import ImportFileError, InputError, NotFoundError, PassphraseRequiredError
+from .feeds import FeedCursor, FeedPage, rank_feed
 from .home import HomePaths
 from .store.exchange import read_export, write_export
 from .store.index import Head
@@ -459,6 +461,44 @@ class Node:
             InputError: ``feed`` is none of these.
         """
         return await self._read(self.reader.feed, feed, self.me, limit=limit, before=before)
+
+    async def ranked_feed(
+        self,
+        algorithm: str = DEFAULT_ALGORITHM,
+        *,
+        settings: Mapping[str, Setting] | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: FeedCursor | None = None,
+        judge: Judge | None = None,
+        show_hidden: bool = False,
+    ) -> FeedPage:
+        """One page of the owner's home feed as ``algorithm`` ranks it, every item with the
+        reasons that placed it (docs/algorithms.md); pass ``page.next`` as ``cursor``.
+
+        Args:
+            algorithm: ``chronological``, ``trusted``, ``conversations``, ``fresh-voices``
+                or an installed plugin's name.
+            settings: Overrides of the algorithm's settings.
+            limit: Visible items per page.
+            cursor: The previous page's ``next``.
+            judge: Moderation (a policy's ``judge``, for example): hidden
+                items are left out and counted, or marked with ``show_hidden``.
+            show_hidden: Keep hidden items in place, marked.
+
+        Raises:
+            AlgorithmError: The algorithm is unknown or broken, or a setting is bad.
+        """
+        return await self._read(
+            rank_feed,
+            self.reader,
+            self.me,
+            algorithm,
+            settings=settings,
+            limit=limit,
+            cursor=cursor,
+            judge=judge,
+            show_hidden=show_hidden,
+        )
 
     async def get(self, message: MessageId) -> Item | None:
         """One message, or None if it is not held."""

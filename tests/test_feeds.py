@@ -25,8 +25,9 @@ from p2psocial.feeds import (
     rank_feed,
     social_graph,
 )
+from p2psocial.node import Node
 from p2psocial.store.queries import IndexReader
-from p2psocial.store.store import Store
+from p2psocial.store.store import Store, wall_clock_ms
 from tests.core.ranking import golden, scenario
 from tests.factories import ChainBuilder
 
@@ -374,3 +375,23 @@ def test_a_new_author_with_no_follows_gets_a_feed(tmp_path: Path) -> None:
             assert [f.item.text for f in page.items] == expected
     finally:
         store.close()
+
+
+async def test_the_node_serves_ranked_pages(node: Node) -> None:
+    hour = 3_600_000
+    friend = ChainBuilder(8, start_ts=wall_clock_ms() - 4 * hour, tick_ms=hour)
+    friend.profile("friend")
+    friend.extend(3, "friend {seq}")  # 3, 2 and 1 hours old
+    await node.ingest(friend.wire(), source="import")
+    await node.follow(friend.author)
+    await node.post("my own")  # new, but counts with self_trust 0.5 against trust 1.0
+    page = await node.ranked_feed("trusted", limit=2)
+    assert page.algorithm == "trusted"
+    assert [f.item.text for f in page.items] == ["friend 4", "friend 3"]
+    assert [r.signal for r in page.items[0].reasons] == ["trust", "recency"]
+    assert page.next is not None
+    rest = await node.ranked_feed("trusted", limit=10, cursor=page.next)
+    assert [f.item.text for f in rest.items] == ["friend 2", "my own"]
+    assert rest.next is None
+    with pytest.raises(UnknownAlgorithmError, match="did you mean 'conversations'"):
+        await node.ranked_feed("conversation")
