@@ -26,6 +26,7 @@ import trio
 from p2psocial import control, keystore
 from p2psocial.control import ControlClient, NotRunningError
 from p2psocial.core.ids import AuthorId, MessageId
+from p2psocial.core.ranking import DEFAULT_ALGORITHM, resolve_settings
 from p2psocial.daemon import run_daemon
 from p2psocial.errors import (
     HomeLockedError,
@@ -33,6 +34,7 @@ from p2psocial.errors import (
     NotInitializedError,
     PassphraseRequiredError,
 )
+from p2psocial.feeds import default_registry, rank_feed
 from p2psocial.home import HomePaths
 from p2psocial.node import Node, init_home, open_node
 from p2psocial.store.queries import MAX_LIMIT, IndexReader
@@ -95,14 +97,35 @@ def register(sub: Any) -> None:
     p.add_argument("--bio", help="set your bio")
     json_flag(p)
 
-    p = command("timeline", cmd_timeline, "show a feed, newest first")
+    p = command("timeline", cmd_timeline, "show a feed, newest first or ranked by an algorithm")
     p.add_argument(
         "--feed",
         default="home",
         metavar="FEED",
         help="home (you and whom you follow; default), global, author:AUTHOR or tag:TAG",
     )
+    p.add_argument(
+        "--algo",
+        metavar="NAME",
+        help="rank your home feed with this algorithm (see 'p2psocial algos')",
+    )
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="follow each item with the reasons that placed it (chronological unless --algo)",
+    )
+    p.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        type=_setting,
+        metavar="KEY=VALUE",
+        help="override one of the algorithm's settings (repeatable)",
+    )
     p.add_argument("--limit", type=_limit, default=20, help="how many items (default 20)")
+    json_flag(p)
+    p = command("algos", cmd_algos, "list the feed algorithms installed, one line each")
     json_flag(p)
     p = command("thread", cmd_thread, "show the conversation around a message")
     p.add_argument("id", help="message id or prefix")
@@ -184,6 +207,13 @@ def register(sub: Any) -> None:
     p.add_argument("file", type=Path)
     p = command("import", cmd_import, "validate and store the messages of an export file")
     p.add_argument("file", type=Path)
+
+
+def _setting(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
 
 
 def _limit(text: str) -> int:
@@ -430,11 +460,43 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
+    if args.algo is not None or args.explain or args.settings:
+        return _ranked_timeline(args)
+
     def work(reader: IndexReader, me: AuthorId) -> None:
         items = reader.feed(args.feed, me, limit=args.limit)
         _show_items(args, items, empty=f"nothing in {args.feed} yet")
 
     return _read(args, work)
+
+
+def _ranked_timeline(args: argparse.Namespace) -> int:
+    """``timeline --algo``: the home feed as an algorithm ranks it (docs/algorithms.md)."""
+    name = args.algo or DEFAULT_ALGORITHM
+    if args.feed != "home":
+        raise InputError(f"--algo ranks your home feed; it cannot be used with --feed {args.feed}")
+    registry = default_registry()
+    settings = dict(args.settings)
+    # An unknown or broken algorithm, or a bad setting, fails before the node is opened.
+    resolve_settings(name, registry.get(name), settings)
+
+    def work(reader: IndexReader, me: AuthorId) -> None:
+        page = rank_feed(reader, me, name, settings=settings, limit=args.limit, registry=registry)
+        if args.json:
+            render.print_json([render.feed_item_json(entry) for entry in page.items])
+        else:
+            render.print_feed(page, explain=args.explain)
+
+    return _read(args, work)
+
+
+def cmd_algos(args: argparse.Namespace) -> int:
+    installed = default_registry().installed()
+    if args.json:
+        render.print_json([render.installed_json(i, DEFAULT_ALGORITHM) for i in installed])
+    else:
+        print(render.installed_text(installed, DEFAULT_ALGORITHM))
+    return 0
 
 
 def cmd_thread(args: argparse.Namespace) -> int:

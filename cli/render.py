@@ -14,6 +14,9 @@ from typing import Any, TextIO
 
 from p2psocial.core.bodies import Kind
 from p2psocial.core.ids import MessageId
+from p2psocial.core.ranking import Reason
+from p2psocial.feeds import BUILT_IN, FeedItem, FeedPage, Installed
+from p2psocial.core.moderation import Hidden, Screened, hidden_note
 from p2psocial.store.queries import AuthorInfo, Item
 
 
@@ -104,6 +107,137 @@ def print_items(items: Sequence[Item], *, empty: str, threaded: bool = False) ->
         return
     blocks = [item_text(item, indent="    " * item.depth if threaded else "") for item in items]
     print("\n\n".join(blocks))
+
+
+# --- ranked feeds (docs/algorithms.md) ---------------------------------------------------
+
+
+def reason_json(reason: Reason) -> dict[str, Any]:
+    """One reason as a JSON object."""
+    return {
+        "signal": reason.signal,
+        "value": reason.value,
+        "weight": reason.weight,
+        "contribution": reason.contribution,
+        "text": reason.text,
+    }
+
+
+def feed_item_json(entry: FeedItem) -> dict[str, Any]:
+    """A ranked item: the item's JSON plus its position, score, reasons and hiding."""
+    hidden = entry.hidden
+    return {
+        **item_json(entry.item),
+        "position": entry.position,
+        "score": entry.score,
+        "reasons": [reason_json(r) for r in entry.reasons],
+        "hidden": None if hidden is None else {"rule": hidden.rule, "label": hidden.label},
+    }
+
+
+def reasons_text(entry: FeedItem) -> list[str]:
+    """Why an item is where it is: its score, then one line per reason (signal, value
+    times weight, what it added, and the sentence)."""
+    lines = [f"why #{entry.position + 1}: score {entry.score:.3f}"]
+    width = max(len(r.signal) for r in entry.reasons) if entry.reasons else 0
+    for r in entry.reasons:
+        lines.append(
+            f"  {r.signal:<{width}}  {r.value:.3f} × {r.weight:g} = {r.contribution:+.3f}  {r.text}"
+        )
+    return lines
+
+
+def print_feed(page: FeedPage, *, explain: bool) -> None:
+    """A ranked page: items separated by blank lines, each followed by its reasons when
+    ``explain``, hidden ones labelled; then how many were hidden, if any."""
+    if not page.items:
+        print(f"nothing for {page.algorithm} yet")
+    blocks = []
+    for entry in page.items:
+        lines = [item_text(entry.item)]
+        if entry.hidden is not None:
+            lines.append(f"  [hidden: {entry.hidden.label}]")
+        if explain:
+            lines.extend("  " + line for line in reasons_text(entry))
+        blocks.append("\n".join(lines))
+    if blocks:
+        print("\n\n".join(blocks))
+    if page.hidden:
+        shown = any(entry.hidden for entry in page.items)
+        what = "shown and labelled" if shown else "hidden by your moderation rules"
+        print(f"\n({page.hidden} item{'s' if page.hidden != 1 else ''} {what})")
+
+
+def installed_json(installed: Installed, default: str) -> dict[str, Any]:
+    """An algorithm as ``algos --json`` lists it."""
+    return {
+        "name": installed.name,
+        "description": installed.description,
+        "source": installed.source,
+        "default": installed.name == default and installed.problem is None,
+        "problem": installed.problem,
+        "settings": dict(installed.defaults),
+    }
+
+
+def installed_text(installed: Sequence[Installed], default: str) -> str:
+    """The algorithms, one line each: name, description (or why it cannot be used), and
+    where a plugin comes from."""
+    width = max(len(i.name) for i in installed)
+    lines = []
+    for i in installed:
+        if i.problem is not None:
+            lines.append(f"{i.name:<{width}}  cannot be used: {i.problem} ({i.source})")
+            continue
+        line = f"{i.name:<{width}}  {i.description}"
+        if i.name == default:
+            line += " (default)"
+        if i.source != BUILT_IN:
+            line += f" ({i.source})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+# --- moderation (docs/moderation.md) ------------------------------------------------------
+
+
+def hidden_json(hidden: Hidden | None) -> dict[str, str] | None:
+    """Why an item is hidden, as JSON: ``{"rule", "label"}``, or None."""
+    return None if hidden is None else {"rule": hidden.rule, "label": hidden.label}
+
+
+def screened_json(screened: Screened[Item]) -> list[dict[str, Any]]:
+    """Screened items as JSON: each item's object plus ``hidden``; a stub (a hidden item
+    kept only so that a thread keeps its shape) carries no text."""
+    out = []
+    for item, hidden in screened.pairs():
+        value = item_json(item)
+        if hidden is not None and not screened.revealed:
+            value.update(text=None, reposted=None)
+        out.append({**value, "hidden": hidden_json(hidden)})
+    return out
+
+
+def print_screened(screened: Screened[Item], *, empty: str, threaded: bool = False) -> None:
+    """Screened items like :func:`print_items`, hidden ones labelled ``[hidden: LABEL]``
+    (stubs without their text unless revealed); then how many the rules hid and how to
+    see them, or ``empty`` when nothing was there at all."""
+    blocks = []
+    for item, hidden in screened.pairs():
+        indent = "    " * item.depth if threaded else ""
+        if hidden is None:
+            blocks.append(item_text(item, indent=indent))
+        elif screened.revealed:
+            blocks.append(f"{item_text(item, indent=indent)}\n{indent}  [hidden: {hidden.label}]")
+        else:
+            head = item_text(item, indent=indent).splitlines()[0]
+            blocks.append(f"{head}\n{indent}  [hidden: {hidden.label}]")
+    if blocks:
+        print("\n\n".join(blocks))
+    elif not screened.hidden:
+        print(empty)
+    if screened.hidden and not screened.revealed:
+        print(("\n" if blocks else "") + hidden_note(screened.hidden))
 
 
 def author_text(info: AuthorInfo) -> str:

@@ -45,6 +45,7 @@ from .store.queries import DEFAULT_LIMIT, MAX_LIMIT, IndexReader, Item
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP: Final = "p2psocial.algorithms"
+BUILT_IN: Final = "built in"
 
 
 # --- finding algorithms ------------------------------------------------------------------
@@ -59,12 +60,14 @@ class Installed:
         description: Its one line (empty when it is broken).
         source: ``built in``, or the distribution and entry point it came from.
         problem: Why it cannot be used, or None when it can.
+        defaults: Its settings and their defaults.
     """
 
     name: str
     description: str
     source: str
     problem: str | None = None
+    defaults: Mapping[str, Setting] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -135,12 +138,18 @@ class Registry:
 
     def installed(self) -> list[Installed]:
         """Every algorithm, usable or not, built-ins first (this loads every plugin)."""
-        out = [Installed(name, a.description, "built in") for name, a in BUILTINS.items()]
+        out = [
+            Installed(name, a.description, BUILT_IN, defaults=a.defaults)
+            for name, a in BUILTINS.items()
+        ]
         for name in sorted(self._plugins):
             plugin = self._plugins[name]
             self._load(plugin)
-            description = plugin.algorithm.description if plugin.algorithm else ""
-            out.append(Installed(name, description, plugin.source, plugin.problem))
+            found = plugin.algorithm
+            if found is None:
+                out.append(Installed(name, "", plugin.source, plugin.problem))
+            else:
+                out.append(Installed(name, found.description, plugin.source, None, found.defaults))
         return out + self._refused
 
     def _load(self, plugin: _Plugin) -> None:
@@ -152,10 +161,12 @@ class Registry:
                 loaded = plugin.entry.load()
             except Exception as exc:
                 plugin.problem = f"it failed to load: {type(exc).__name__}: {exc}"
-                log.warning(
-                    "feed algorithm %s (%s) failed to load",
+                # Reported where it is listed or asked for; the traceback only with debug.
+                log.info(
+                    "feed algorithm %s (%s) cannot be used: %s",
                     plugin.entry.name,
                     plugin.source,
+                    plugin.problem,
                     exc_info=log.isEnabledFor(logging.DEBUG),
                 )
                 return

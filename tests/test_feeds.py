@@ -184,9 +184,23 @@ def test_bad_settings_and_limits_are_refused(reader: IndexReader, world: scenari
 # --- plugins through real entry points ------------------------------------------------------
 
 
+def install_distribution(
+    root: Path, dist: str, modules: Mapping[str, str], entry_points: Mapping[str, str]
+) -> None:
+    """Install a distribution by hand into the directory ``root``: its modules, and a
+    ``*.dist-info`` whose ``entry_points.txt`` offers ``entry_points`` as algorithms."""
+    for name, source in modules.items():
+        (root / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    info = root / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    lines = [f"[{ENTRY_POINT_GROUP}]"] + [f"{k} = {v}" for k, v in entry_points.items()]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+
+
 class Site:
-    """A directory on sys.path where tests install distributions by hand: modules and a
-    ``*.dist-info`` with ``entry_points.txt``, which importlib.metadata really reads."""
+    """A directory on sys.path where tests install distributions by hand, which
+    importlib.metadata really reads."""
 
     def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.root = root
@@ -197,14 +211,8 @@ class Site:
     def install(
         self, dist: str, modules: Mapping[str, str], entry_points: Mapping[str, str]
     ) -> None:
-        for name, source in modules.items():
-            (self.root / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-            self.modules.append(name)
-        info = self.root / f"{dist.replace('-', '_')}-1.0.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-        lines = [f"[{ENTRY_POINT_GROUP}]"] + [f"{k} = {v}" for k, v in entry_points.items()]
-        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        install_distribution(self.root, dist, modules, entry_points)
+        self.modules.extend(modules)
 
 
 @pytest.fixture
@@ -333,6 +341,7 @@ def test_the_documented_plugin_works_as_documented(
         "lively",
         "home posts people are talking about: replies and reactions, fresh first",
         "p2psocial-lively 1.0, lively_feed:ALGORITHM",
+        defaults={"reply_weight": 1.0, "reaction_weight": 0.5, "half_life_hours": 12.0},
     )
 
     page = rank_feed(reader, world.me, "lively", registry=registry, limit=5)
