@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 import trio
 from libp2p.peer.id import ID
 
@@ -22,7 +23,8 @@ from p2psocial.config import Config
 from p2psocial.net.faults import Faults
 from p2psocial.net.network import Network
 from p2psocial.node import init_home, open_node
-from tests.net.harness import LOOPBACK, net_config
+from tests.factories import ChainBuilder
+from tests.net.harness import LOOPBACK, Peer, cluster, connect_line, net_config
 
 SHORT = Scenario(
     nodes=6,
@@ -112,3 +114,32 @@ async def test_a_peer_met_while_running_is_redialled_after_a_partition(tmp_path:
             faults_b.refuse = set()
             await b.wait_until(lambda: len(b.connected_peers()) == 1)
             assert [str(p) for p in b.connected_peers()] == [a.peer_id]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: a frontier carries an author's head and how many seqs are held, not which:"
+        " two nodes with the same head and the same count but different holes have equal"
+        " digests, and neither ever fetches the other's message (docs/protocol.md 9)"
+    ),
+)
+async def test_two_nodes_with_different_holes_in_one_chain_fill_each_others(
+    tmp_path: Path,
+) -> None:
+    chain = ChainBuilder(77)
+    chain.extend(20)
+    wire = chain.wire()
+    with trio.fail_after(30):
+        async with cluster(tmp_path, 2) as (a, b):
+            await a.node.ingest(wire[:10] + wire[11:], source="import")  # lacks seq 11
+            await b.node.ingest(wire[:11] + wire[12:], source="import")  # lacks seq 12
+            await connect_line([a, b])
+
+            def synced(x: Peer, y: Peer) -> bool:
+                return any(s.peer_id == y.net.peer_id and s.sessions >= 1 for s in x.net.peers())
+
+            await a.net.wait_until(lambda: synced(a, b))
+            await b.net.wait_until(lambda: synced(b, a))
+            assert a.holds([m.id for m in chain.messages])
+            assert b.holds([m.id for m in chain.messages])
