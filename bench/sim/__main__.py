@@ -23,11 +23,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     parser.add_argument("--keep", action="store_true", help="keep the nodes' homes")
     parser.add_argument("--latencies", action="store_true", help="print every latency sample")
+    parser.add_argument(
+        "--cpu-by-node", action="store_true", help="charge main-thread CPU to nodes (slower)"
+    )
     args = parser.parse_args(argv)
     scenario = Scenario(**{f.name: getattr(args, f.name) for f in fields(Scenario)})
     work = Path(tempfile.mkdtemp(prefix="p2psocial-sim-", dir="/tmp"))
     try:
-        result = run_simulation(make_plan(scenario), work)
+        result = run_simulation(make_plan(scenario), work, cpu_by_node=args.cpu_by_node)
     finally:
         if args.keep:
             print(f"homes kept in {work}", file=sys.stderr)
