@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 import trio
 from libp2p.peer.id import ID
 
-from p2psocial.config import DEFAULTS, Config
+from p2psocial.config import CONFIG_FILENAME, DEFAULTS, load_config
 from p2psocial.net.faults import Faults
 from p2psocial.net.network import Network
 from p2psocial.node import NewMessage, Node, init_home, open_node
@@ -56,19 +56,50 @@ simulation's extra authors are many, hosted by few nodes)."""
 log = logging.getLogger(__name__)
 
 
-def node_config(plan: Plan, *, slow: bool) -> Config:
-    """The configuration of one honest node: defaults, a shorter background sync, a higher
-    author rate, and slow sync serving on slow nodes."""
-    s = plan.scenario
-    return replace(
-        DEFAULTS,
-        sync=replace(
-            DEFAULTS.sync,
-            interval=s.sync_interval,
-            serve_rate=s.slow_serve_rate if slow else DEFAULTS.sync.serve_rate,
-        ),
-        limits=replace(DEFAULTS.limits, author_rate=AUTHOR_RATE),
-    )
+OPEN_ADMISSION: Final = {
+    "limits": {"stranger_rate": 10_000.0, "stranger_burst": 100_000},
+    "postage": {"followed": 0, "second": 0, "stranger": 0, "stamp": 4},
+}
+"""Admission's defences (postage, the strangers' budget) off, as in the network tests
+(tests/net/harness.py), where this version of the node has them: the simulation is about
+what gets through to the store (forks, floods, holes) and how sync repairs it."""
+
+
+def sim_toml(
+    *,
+    sync_interval: float,
+    serve_rate: float | None = None,
+    network: dict[str, Any] | None = None,
+) -> str:
+    """``HOME/config.toml`` for a simulated node: a shorter background sync, a higher author
+    rate, optionally slow serving and a network section, and admission's defences off
+    (only the settings this version of the node knows are written)."""
+    sections: dict[str, dict[str, Any]] = {
+        "network": network or {},
+        "sync": {"interval": sync_interval} | ({"serve_rate": serve_rate} if serve_rate else {}),
+        "limits": {"author_rate": AUTHOR_RATE},
+    }
+    for name, values in OPEN_ADMISSION.items():
+        section = getattr(DEFAULTS, name, None)
+        if section is not None:
+            known = {f.name for f in fields(section)}
+            sections.setdefault(name, {}).update({k: v for k, v in values.items() if k in known})
+    lines = []
+    for name, values in sections.items():
+        if values:
+            lines.append(f"[{name}]")
+            lines.extend(f"{key} = {_toml(value)}" for key, value in values.items())
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return repr(value)
 
 
 @dataclass
@@ -204,7 +235,7 @@ class _Slot:
             gossip_delay=s.slow_delay if self.slow else 0.0,
             seed=s.seed * 1000 + index,
         )
-        self.config = node_config(sim.plan, slow=self.slow)
+        self.serve_rate = s.slow_serve_rate if self.slow else None
         self.meter = ByteMeter()
         self.node: Node | None = None
         self.net: Network | None = None
@@ -226,13 +257,19 @@ class _Slot:
         self._done = trio.Event()
         if not (self.home / "identity.json").exists():
             init_home(self.home, passphrase=None)
+            (self.home / CONFIG_FILENAME).write_text(
+                sim_toml(
+                    sync_interval=self.sim.plan.scenario.sync_interval, serve_rate=self.serve_rate
+                )
+            )
+        config = load_config(self.home)
         try:
             with trio.CancelScope() as scope:
                 self._scope = scope
                 async with open_node(self.home) as node, trio.open_nursery() as inner:
                     net = Network(
                         node,
-                        self.config,
+                        config,
                         listen=[LOOPBACK],
                         peers=(),
                         mdns=False,
@@ -562,4 +599,4 @@ def run_simulation(
     return trio.run(partial(simulate, quiet=quiet, cpu_by_node=cpu_by_node), plan, work)
 
 
-__all__ = ["NodeReport", "SimResult", "node_config", "run_simulation", "simulate"]
+__all__ = ["NodeReport", "SimResult", "run_simulation", "sim_toml", "simulate"]
