@@ -264,17 +264,24 @@ def gather(reader: IndexReader, graph: SocialGraph, sources: Sources, upto: int)
     found: dict[MessageId, Candidate] = {}
     if sources.home:
         authors = sorted({graph.me, *graph.following}, key=lambda a: a.raw)
-        for candidate in reader.candidates(authors, limit=sources.window, upto=upto):
+        home = reader.candidates(authors, limit=sources.window, upto=upto, counts=sources.counts)
+        for candidate in home:
             found.setdefault(candidate.id, candidate)
     if sources.roots:
         threads = {c.thread for c in found.values() if c.kind is Kind.REPLY}
         roots = sorted(threads - found.keys(), key=lambda m: m.raw)
-        for candidate in reader.candidates_by_id(roots, upto=upto, origin="root"):
+        for candidate in reader.candidates_by_id(
+            roots, upto=upto, origin="root", counts=sources.counts
+        ):
             found.setdefault(candidate.id, candidate)
     if sources.network:
         strangers = graph.most_trusted_strangers(sources.network)
         network = reader.candidates_per_author(
-            strangers, per_author=sources.per_author, upto=upto, origin="network"
+            strangers,
+            per_author=sources.per_author,
+            upto=upto,
+            origin="network",
+            counts=sources.counts,
         )
         for candidate in network[: sources.window]:
             found.setdefault(candidate.id, candidate)

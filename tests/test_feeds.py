@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from p2psocial.core.bodies import Kind
-from p2psocial.core.ranking import BUILTINS, Candidate, Hidden, SettingError
+from p2psocial.core.ranking import BUILTINS, Candidate, Hidden, SettingError, Sources
 from p2psocial.core.ranking.interface import BrokenAlgorithmError, UnknownAlgorithmError
 from p2psocial.errors import InputError
 from p2psocial.feeds import (
@@ -70,11 +70,16 @@ def page_snapshot(page: FeedPage) -> list[dict[str, object]]:
 # --- gathering and ranking a real store ----------------------------------------------------
 
 
-@pytest.mark.parametrize("name", list(BUILTINS))
+EVERYTHING = Sources(home=True, roots=True, network=100, per_author=3, counts=True)
+
+
+@pytest.mark.parametrize(
+    "sources",
+    [*(a.sources for a in BUILTINS.values()), EVERYTHING, Sources(window=7, network=2)],
+)
 def test_the_store_gathers_what_the_rules_say(
-    name: str, reader: IndexReader, world: scenario.Scenario
+    sources: Sources, reader: IndexReader, world: scenario.Scenario
 ) -> None:
-    sources = BUILTINS[name].sources
     graph = social_graph(reader, world.me)
     memory = scenario.MemoryIndex(world.messages)
     expected = scenario.gather(memory, memory.graph(world.me), sources)

@@ -593,14 +593,21 @@ class IndexReader:
         return [AuthorId(key) for (key,) in rows]
 
     def candidates(
-        self, authors: Sequence[AuthorId], *, limit: int, upto: int, origin: Origin = "home"
+        self,
+        authors: Sequence[AuthorId],
+        *,
+        limit: int,
+        upto: int,
+        origin: Origin = "home",
+        counts: bool = False,
     ) -> list[Candidate]:
         """The newest ``limit`` posts, replies and reposts by ``authors``, as candidates.
 
         Only messages indexed at or before row ``upto`` (:meth:`newest_rowid`) count, so
         that every page of a ranked feed sees the same candidates. The plan follows the
         cost rule of :meth:`home`: a newest-first scan when the authors wrote much of the
-        timeline, a gather author by author when they wrote little.
+        timeline, a gather author by author when they wrote little. With ``counts``,
+        each candidate's replies, reposts and reactions are counted too.
         """
         if not authors:
             return []
@@ -615,17 +622,23 @@ class IndexReader:
         sparse = written * written < limit * (total or 0)
         index = "messages_author_timeline" if sparse else "messages_timeline"
         rows = self.query(
-            f"SELECT {self._CANDIDATE_COLUMNS} FROM messages m INDEXED BY {index}"
+            f"SELECT {self._columns(counts)} FROM messages m INDEXED BY {index}"
             " JOIN authors a ON a.rowid = m.author"
             f" WHERE m.{TIMELINE_KINDS_SQL} AND m.deleted = 0 AND m.rowid <= ?"
             f" AND m.author IN (SELECT rowid FROM authors WHERE key IN ({marks}))"
             " ORDER BY m.ts DESC, m.rowid DESC LIMIT ?",
             [upto, *keys, limit],
         )
-        return self._candidates(rows, origin, upto)
+        return self._candidates(rows, origin, upto, counts)
 
     def candidates_per_author(
-        self, authors: Sequence[AuthorId], *, per_author: int, upto: int, origin: Origin
+        self,
+        authors: Sequence[AuthorId],
+        *,
+        per_author: int,
+        upto: int,
+        origin: Origin,
+        counts: bool = False,
     ) -> list[Candidate]:
         """Each author's newest ``per_author`` posts, replies and reposts (up to row
         ``upto``), newest first overall."""
@@ -633,17 +646,17 @@ class IndexReader:
             return []
         marks = ",".join("?" * len(authors))
         rows = self.query(
-            f"SELECT {self._CANDIDATE_COLUMNS} FROM authors a JOIN messages m ON m.rowid IN"
+            f"SELECT {self._columns(counts)} FROM authors a JOIN messages m ON m.rowid IN"
             " (SELECT x.rowid FROM messages x INDEXED BY messages_author_timeline"
             f" WHERE x.author = a.rowid AND x.{TIMELINE_KINDS_SQL} AND x.deleted = 0"
             " AND x.rowid <= ? ORDER BY x.ts DESC, x.rowid DESC LIMIT ?)"
             f" WHERE a.key IN ({marks}) ORDER BY m.ts DESC, m.rowid DESC",
             [upto, per_author, *(a.raw for a in authors)],
         )
-        return self._candidates(rows, origin, upto)
+        return self._candidates(rows, origin, upto, counts)
 
     def candidates_by_id(
-        self, ids: Sequence[MessageId], *, upto: int, origin: Origin
+        self, ids: Sequence[MessageId], *, upto: int, origin: Origin, counts: bool = False
     ) -> list[Candidate]:
         """These messages as candidates, when held, not deleted, of a timeline kind and
         indexed at or before row ``upto``; newest first."""
@@ -651,25 +664,33 @@ class IndexReader:
             return []
         marks = ",".join("?" * len(ids))
         rows = self.query(
-            f"SELECT {self._CANDIDATE_COLUMNS} FROM messages m JOIN authors a ON a.rowid = m.author"
+            f"SELECT {self._columns(counts)} FROM messages m JOIN authors a ON a.rowid = m.author"
             f" WHERE m.id IN ({marks}) AND m.{TIMELINE_KINDS_SQL} AND m.deleted = 0"
             " AND m.rowid <= ? ORDER BY m.ts DESC, m.rowid DESC",
             [*(i.raw for i in ids), upto],
         )
-        return self._candidates(rows, origin, upto)
+        return self._candidates(rows, origin, upto, counts)
 
-    def _candidates(self, rows: list[Any], origin: Origin, upto: int) -> list[Candidate]:
-        """Rows of :attr:`_CANDIDATE_COLUMNS` as candidates, reposts with their targets."""
+    def _candidates(
+        self, rows: list[Any], origin: Origin, upto: int, counts: bool
+    ) -> list[Candidate]:
+        """Rows of :meth:`_columns` as candidates, reposts with their targets."""
         out = [self._candidate(row, origin) for row in rows]
         targets = [c.target for c in out if c.kind is Kind.REPOST and c.target is not None]
         if not targets:
             return out
-        found = {c.id: c for c in self.candidates_by_id(targets, upto=upto, origin=origin)}
-        return [replace(c, reposted=found.get(c.target)) if c.target else c for c in out]
+        found = self.candidates_by_id(targets, upto=upto, origin=origin, counts=counts)
+        by_id = {c.id: c for c in found}
+        return [replace(c, reposted=by_id.get(c.target)) if c.target else c for c in out]
+
+    def _columns(self, counts: bool) -> str:
+        return self._CANDIDATE_COLUMNS + (self._COUNT_COLUMNS if counts else ", NULL, NULL, NULL")
 
     _CANDIDATE_COLUMNS: Final = (
-        "m.id, a.key, a.name, m.ts, m.kind, m.text, m.root, m.parent, m.target,"
-        " (SELECT count(*) FROM messages r WHERE r.parent = m.id"
+        "m.id, a.key, a.name, m.ts, m.kind, m.text, m.root, m.parent, m.target"
+    )
+    _COUNT_COLUMNS: Final = (
+        ", (SELECT count(*) FROM messages r WHERE r.parent = m.id"
         f" AND r.kind = {KIND_CODES[Kind.REPLY]} AND r.deleted = 0),"
         " (SELECT count(*) FROM messages r WHERE r.target = m.id"
         f" AND r.kind = {KIND_CODES[Kind.REPOST]} AND r.deleted = 0),"
@@ -677,7 +698,7 @@ class IndexReader:
         f" WHERE r.target = m.id AND r.kind = {KIND_CODES[Kind.REACTION]} AND r.deleted = 0"
         " AND r.text IS NOT NULL)"
     )
-    """A candidate's columns; each reaction counts once per author and emoji, as in
+    """A candidate's counts; each reaction counts once per author and emoji, as in
     :class:`Reactions`."""
 
     @staticmethod

@@ -38,6 +38,7 @@ def rank(candidates: Sequence[Candidate], context: Context) -> Iterator[Ranked]:
         raise SettingError(f"per_author must be 1 or more, got {cap}")
     kinds = {Kind.POST, Kind.REPLY} if include_replies else {Kind.POST}
     scored: list[Ranked] = []
+    said: dict[AuthorId, str] = {}
     for candidate in candidates:
         author = candidate.author
         if (
@@ -50,15 +51,15 @@ def rank(candidates: Sequence[Candidate], context: Context) -> Iterator[Ranked]:
         trust = graph.trust.relative(author)
         if trust <= 0 or trust < min_trust:
             continue
+        why = said.get(author)
+        if why is None:
+            why = said[author] = (
+                f"{name(candidate)} has trust {trust:.2f} from your follow graph "
+                f"({relation(graph, candidate)})"
+            )
         age = age_hours(context.now, candidate.ts)
         reasons = (
-            Reason(
-                "trust",
-                trust,
-                trust_weight,
-                f"{name(candidate)} has trust {trust:.2f} from your follow graph "
-                f"({relation(graph, candidate)})",
-            ),
+            Reason("trust", trust, trust_weight, why),
             Reason(
                 "recency",
                 decay(age, half_life),

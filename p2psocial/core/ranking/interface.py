@@ -71,9 +71,11 @@ class Candidate:
         root: For a reply, the first message of its thread.
         parent: For a reply, the message it answers.
         target: For a repost, the message reposted.
-        replies: Direct replies held (not deleted).
-        reposts: Reposts held.
-        reactions: Reactions held, each author counted once per emoji.
+        replies: Direct replies held (not deleted); None unless the algorithm's
+            :class:`Sources` ask for ``counts``.
+        reposts: Reposts held; None unless counted.
+        reactions: Reactions held, each author counted once per emoji; None unless
+            counted.
         reposted: For a repost, the reposted message when it is held.
         origin: Which source gathered it (:class:`Sources`).
     """
@@ -87,9 +89,9 @@ class Candidate:
     root: MessageId | None = None
     parent: MessageId | None = None
     target: MessageId | None = None
-    replies: int = 0
-    reposts: int = 0
-    reactions: int = 0
+    replies: int | None = None
+    reposts: int | None = None
+    reactions: int | None = None
     reposted: Candidate | None = None
     origin: Origin = "home"
 
@@ -118,6 +120,9 @@ class Sources:
         per_author: See ``network``.
         window: At most this many candidates from each of ``home`` and ``network``, the
             newest; a ranked feed covers that window and ends after it.
+        counts: Count each candidate's replies, reposts and reactions. It costs a few
+            index lookups per candidate and more for popular ones (about half the time
+            of a page of 500 over a big store), so only algorithms that use them ask.
     """
 
     home: bool = True
@@ -125,6 +130,7 @@ class Sources:
     network: int = 0
     per_author: int = 5
     window: int = 500
+    counts: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.window <= MAX_WINDOW:

@@ -137,7 +137,9 @@ def _check(name: str, produced: list[Ranked], candidates: Sequence[Candidate]) -
         problem = None
         if not isinstance(item, Ranked):
             problem = f"returned {type(item).__name__}, not Ranked"
-        elif given.get(item.candidate.id) != item.candidate:
+        elif (known := given.get(item.candidate.id)) is not item.candidate and (
+            known != item.candidate
+        ):
             problem = f"placed a message it was not given ({item.candidate.id.short})"
         elif item.candidate.id in seen:
             problem = f"placed {item.candidate.id.short} twice"

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from types import MappingProxyType
 
+from ..ids import AuthorId
 from .interface import Algorithm, Candidate, Context, Ranked, Reason, SettingError
 from .signals import age_hours, age_text, decay, name, relation
 
@@ -28,8 +29,12 @@ def rank(candidates: Sequence[Candidate], context: Context) -> Iterator[Ranked]:
     self_trust = context.number("self_trust")
     if half_life <= 0:
         raise SettingError(f"half_life_hours must be above 0, got {half_life:g}")
+    by_author: dict[AuthorId, tuple[float, str]] = {}
     for candidate in candidates:
-        if candidate.author == graph.me:
+        known = by_author.get(candidate.author)
+        if known is not None:
+            trust, why = known
+        elif candidate.author == graph.me:
             trust = self_trust
             why = f"your own post (self_trust {self_trust:g})"
         else:
@@ -38,6 +43,7 @@ def rank(candidates: Sequence[Candidate], context: Context) -> Iterator[Ranked]:
                 f"{name(candidate)} has trust {trust:.2f} from your follow graph "
                 f"({relation(graph, candidate)})"
             )
+        by_author[candidate.author] = (trust, why)
         age = age_hours(context.now, candidate.ts)
         fresh = decay(age, half_life)
         reasons = (
@@ -49,7 +55,7 @@ def rank(candidates: Sequence[Candidate], context: Context) -> Iterator[Ranked]:
                 f"{age_text(age)} (half-life {half_life:g} h)",
             ),
         )
-        yield Ranked(candidate, sum(r.contribution for r in reasons), reasons)
+        yield Ranked(candidate, trust * trust_weight + fresh * recency_weight, reasons)
 
 
 ALGORITHM = Algorithm(

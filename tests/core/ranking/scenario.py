@@ -238,7 +238,7 @@ class MemoryIndex:
         kind = row.message.body.kind
         return kind in (Kind.POST, Kind.REPLY, Kind.REPOST) and row.message.id not in self.deleted
 
-    def candidate(self, row: _Row, origin: Origin) -> Candidate:
+    def candidate(self, row: _Row, origin: Origin, counts: bool = False) -> Candidate:
         m, body = row.message, row.message.body
         replies = reposts = 0
         reactions: set[tuple[AuthorId, str]] = set()
@@ -263,15 +263,16 @@ class MemoryIndex:
             root=body.root if isinstance(body, Reply) else None,
             parent=body.parent if isinstance(body, Reply) else None,
             target=body.target if isinstance(body, Repost) else None,
-            replies=replies,
-            reposts=reposts,
-            reactions=len(reactions),
+            replies=replies if counts else None,
+            reposts=reposts if counts else None,
+            reactions=len(reactions) if counts else None,
             origin=origin,
         )
         if isinstance(body, Repost):
             target_row = self.by_id.get(body.target)
             if target_row is not None and self._timeline(target_row):
-                candidate = replace(candidate, reposted=self.candidate(target_row, origin))
+                inner = self.candidate(target_row, origin, counts)
+                candidate = replace(candidate, reposted=inner)
         return candidate
 
     def newest(self, rows: list[_Row], limit: int) -> list[_Row]:
@@ -287,17 +288,17 @@ def gather(index: MemoryIndex, graph: SocialGraph, sources: Sources) -> list[Can
     if sources.home:
         rows = index.by_authors({graph.me, *graph.following})
         for row in index.newest(rows, sources.window):
-            found.setdefault(row.message.id, index.candidate(row, "home"))
+            found.setdefault(row.message.id, index.candidate(row, "home", sources.counts))
     if sources.roots:
         threads = {c.thread for c in found.values() if c.kind is Kind.REPLY}
         for thread in threads - found.keys():
             row = index.by_id.get(thread)
             if row is not None and index._timeline(row):
-                found.setdefault(thread, index.candidate(row, "root"))
+                found.setdefault(thread, index.candidate(row, "root", sources.counts))
     if sources.network:
         network: list[_Row] = []
         for author in graph.most_trusted_strangers(sources.network):
             network += index.newest(index.by_authors({author}), sources.per_author)
         for row in index.newest(network, sources.window):
-            found.setdefault(row.message.id, index.candidate(row, "network"))
+            found.setdefault(row.message.id, index.candidate(row, "network", sources.counts))
     return sorted(found.values(), key=lambda c: (-c.ts, c.id.raw))
