@@ -22,7 +22,7 @@ from typing import TypeVar
 from p2psocial.home import HomePaths
 from p2psocial.store.store import Store
 
-from . import anchors, disk, ingest, network, reindex, timeline
+from . import anchors, disk, ingest, network, ranking, reindex, timeline
 from .config import Config
 from .corpus import Corpus, load_corpus
 from .report import Entry
@@ -135,6 +135,10 @@ class Runner:
         footprint = self.stage("disk", lambda: disk.disk_usage(home, held, corpus.mean_size))
         timelines = self.stage(
             "timeline", lambda: timeline.measure(home.index, _feeds(corpus), config.sampling)
+        )
+        owner = corpus.owners["typical"]
+        timelines += self.stage(
+            "ranking", lambda: ranking.measure(home.index, owner, config.sampling) + ranking.trust()
         )
         rebuilt = self.stage("reindex", lambda: reindex.reindex(store, held))
         single = self.stage(
