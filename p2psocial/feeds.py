@@ -159,7 +159,7 @@ class Registry:
             plugin.loaded = True
             try:
                 loaded = plugin.entry.load()
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # whatever a plugin's import does
                 plugin.problem = f"it failed to load: {type(exc).__name__}: {exc}"
                 # Reported where it is listed or asked for; the traceback only with debug.
                 log.info(

@@ -254,15 +254,20 @@ def test_plugins_load_by_entry_point_and_broken_ones_are_named(
     site.install("p2p-oldest", {"oldest_feed": FUNCTION}, {"oldest": "oldest_feed:oldest"})
     site.install(
         "p2p-broken",
-        {"broken_feed": "import no_such_module_anywhere\n", "odd_feed": "THING = 42\n"},
+        {
+            "broken_feed": "import no_such_module_anywhere\n",
+            "odd_feed": "THING = 42\n",
+            "exit_feed": "import sys\nsys.exit(3)\n",
+        },
         {
             "broken": "broken_feed:ALGORITHM",
+            "exits": "exit_feed:ALGORITHM",
             "odd": "odd_feed:THING",
             "trusted": "odd_feed:THING",
         },
     )
     registry = Registry()
-    assert registry.names == [*BUILTINS, "broken", "longest", "odd", "oldest"]
+    assert registry.names == [*BUILTINS, "broken", "exits", "longest", "odd", "oldest"]
 
     longest = rank_feed(reader, world.me, "longest", registry=registry)
     texts = [f.item.text or "" for f in longest.items]
@@ -277,6 +282,8 @@ def test_plugins_load_by_entry_point_and_broken_ones_are_named(
         "algorithm 'broken' (p2p-broken 1.0, broken_feed:ALGORITHM) cannot be used: it failed"
         " to load: ModuleNotFoundError: No module named 'no_such_module_anywhere'"
     )
+    with pytest.raises(BrokenAlgorithmError, match=r"it failed to load: SystemExit: 3$"):
+        registry.get("exits")
     with pytest.raises(BrokenAlgorithmError, match="odd_feed:THING is a int, not an Algorithm"):
         registry.get("odd")
     assert registry.get("trusted") is BUILTINS["trusted"]  # a plugin cannot take its name
