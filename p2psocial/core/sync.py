@@ -359,7 +359,7 @@ def answer(request: Request, local: LocalView) -> Response:
         case FrontierRequest(ranges, after):
             entries: list[Frontier] = []
             more = False
-            for rng in ranges:
+            for rng in _union(ranges):
                 if rng[1] is not None and after is not None and rng[1] <= after:
                     continue
                 room = MAX_ENTRIES - len(entries)
@@ -376,6 +376,24 @@ def answer(request: Request, local: LocalView) -> Response:
             )
             more = len(batch) > limit or sum(len(w) for _, w in batch) >= MAX_BATCH_BYTES
             return MessagesResponse(tuple(batch[:limit]), more)
+
+
+def _union(ranges: Sequence[Range]) -> list[Range]:
+    """The authors of ``ranges`` as sorted, disjoint ranges.
+
+    A client may send its ranges in any order, even overlapping; the entries of a frontier
+    response must still be ascending and each author listed once.
+    """
+    merged: list[Range] = []
+    for low, high in sorted(ranges, key=lambda rng: rng[0]):
+        if merged:
+            last_low, last_high = merged[-1]
+            if last_high is None or low <= last_high:
+                if last_high is not None and (high is None or high > last_high):
+                    merged[-1] = (last_low, high)
+                continue
+        merged.append((low, high))
+    return merged
 
 
 def _local_digest(local: LocalView, rng: Range) -> Digest:
