@@ -7,6 +7,7 @@ the store then validates every message before storing any (see ``Node.import_fil
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,7 +38,12 @@ def write_export(path: Path, payloads: Iterable[bytes]) -> int:
 
     Returns:
         How many messages were written.
+
+    Raises:
+        OSError: The file cannot be written (EINVAL for a name holding a NUL).
     """
+    if "\x00" in str(path):  # the OS layer raises ValueError for it, not OSError
+        raise OSError(errno.EINVAL, "a file name cannot hold a NUL character", str(path))
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     count = 0
     try:
@@ -72,6 +78,8 @@ def read_export(path: Path) -> list[bytes]:
         data = path.read_bytes()
     except OSError as exc:
         raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL in the path
+        raise ImportFileError(f"cannot read {path!r}: {exc}") from None
     check_header(data, EXPORT_HEADER)
     payloads: list[bytes] = []
     offset = FILE_HEADER_SIZE
