@@ -5,8 +5,8 @@ Figures (docs/algorithms.md has the algorithms):
 - ``ranking.<algorithm>.page1.p50`` / ``.p99``: one page of 50 of the ``typical`` owner's
   Home (500 follows among 10k authors in the full corpus) through
   :func:`p2psocial.feeds.rank_feed`, in steady state: the social graph is cached, as it
-  is for a running node between follows. Each includes gathering its candidates (up to
-  500 per source, with their reply, repost and reaction counts), ranking them, paging
+  is for a running node between follows. Each includes gathering its candidates (the
+  algorithm's window, 200 newest per source for the built-ins), ranking them, paging
   and decorating the 50 shown. Anchor: ``anchor.home_page``, the p99 of the plain
   newest-first Home page of 50 (``IndexReader.home``) measured just before; the ratio
   is what ranking costs on top of reading the same feed.

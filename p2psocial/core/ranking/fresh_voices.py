@@ -79,7 +79,7 @@ def rank(candidates: Sequence[Candidate], context: Context) -> Iterator[Ranked]:
 ALGORITHM = Algorithm(
     description="well-trusted authors you do not follow yet, a few posts each",
     rank=rank,
-    sources=Sources(home=False, network=100, per_author=5),
+    sources=Sources(home=False, network=100, per_author=3),
     defaults=MappingProxyType(
         {
             "trust_weight": 1.0,
