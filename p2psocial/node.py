@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Final, Literal, TypeVar
@@ -27,28 +27,57 @@ from nacl.signing import SigningKey
 
 from . import keystore
 from .core.bodies import (
+    Block,
     Body,
     Delete,
     Follow,
     Kind,
+    ListEntry,
+    ModerationList,
     Post,
     Profile,
     Reaction,
     Reply,
     Repost,
+    Unblock,
     Unfollow,
 )
 from .core.ids import AuthorId, MessageId
+from .core.limits import MAX_LIST_ENTRIES
 from .core.message import Message, sign
+from .core.moderation import Filter, ListRef, Policy, Screened, check_list_name, screen
 from .core.ranking import DEFAULT_ALGORITHM, Judge, Setting
 from .core.text import find_author_ids
-from .errors import ImportFileError, InputError, NotFoundError, PassphraseRequiredError
+from .errors import (
+    ImportFileError,
+    InputError,
+    NotFoundError,
+    OversizeError,
+    PassphraseRequiredError,
+    ValidationError,
+)
 from .feeds import FeedCursor, FeedPage, rank_feed
 from .home import HomePaths
+from .moderation import (
+    ListsOverview,
+    ModerationSettings,
+    build_policy,
+    lists_overview,
+    load_settings,
+    save_settings,
+)
 from .store.exchange import read_export, write_export
 from .store.index import Head
 from .store.log import RecoveryReport
-from .store.queries import DEFAULT_LIMIT, AuthorInfo, Cursor, IndexReader, Item, Reactions
+from .store.queries import (
+    DEFAULT_LIMIT,
+    AuthorInfo,
+    Cursor,
+    IndexReader,
+    Item,
+    ListInfo,
+    Reactions,
+)
 from .store.store import IngestResult, Outcome, Store, wall_clock_ms
 from .store.syncview import StoreView
 
@@ -183,7 +212,7 @@ async def open_node(
         LogCorruptError: The log is damaged other than at its tail.
     """
     me = AuthorId(keystore.read_public_key(home))
-    store = await trio.to_thread.run_sync(partial(Store.open, home, clock=clock))
+    store = await trio.to_thread.run_sync(partial(Store.open, home, clock=clock, owner=me))
     node = Node(store, me, passphrase, clock)
     try:
         yield node
@@ -207,6 +236,7 @@ class Node:
         self._key_lock = trio.Lock()
         self._clock = clock
         self._subscriptions: set[Subscription] = set()
+        self._settings_lock = trio.Lock()
 
     @property
     def home(self) -> Path:
@@ -396,6 +426,222 @@ class Node:
         if item.author != self.me:
             raise InputError("only the author of a message can ask to delete it")
         return await self.publish(Delete(target))
+
+    # --- moderation (docs/moderation.md) ----------------------------------------------------
+
+    @property
+    def blocked(self) -> frozenset[AuthorId]:
+        """The authors the owner blocks now (kept in memory; cheap to ask per message)."""
+        return self._store.blocked
+
+    async def block(self, author: AuthorId) -> Message:
+        """Block ``author``: publish a signed ``block`` and stop storing and serving their
+        bodies. Their posts are hidden everywhere (labelled ``blocked``), their text leaves
+        search, and their new messages are stored without bodies (headers only, so their
+        chain still verifies); what the log already holds stays there until log compaction.
+
+        Raises:
+            InputError: ``author`` is the owner, or is blocked already.
+        """
+        if author == self.me:
+            raise InputError("you cannot block yourself")
+        if author in self.blocked:
+            raise InputError(f"you already block {author.short}; nothing was published")
+        return await self.publish(Block(author))
+
+    async def unblock(self, author: AuthorId) -> Message:
+        """Undo :meth:`block`: publish an ``unblock``; ``author``'s messages show again,
+        with the bodies this node kept (messages that arrived while blocked stay body-less).
+
+        Raises:
+            InputError: The owner does not block ``author``.
+        """
+        if author not in self.blocked:
+            raise InputError(f"you do not block {author.short}; nothing was published")
+        return await self.publish(Unblock(author))
+
+    async def moderation_settings(self) -> ModerationSettings:
+        """The owner's private settings: mutes, filters, hiding reposts, subscriptions.
+
+        Raises:
+            SettingsCorruptError: ``HOME/moderation.json`` is damaged.
+        """
+        return await trio.to_thread.run_sync(load_settings, self.home)
+
+    async def _change_settings(
+        self, change: Callable[[ModerationSettings], ModerationSettings]
+    ) -> bool:
+        """Apply ``change`` to the settings file, atomically; whether anything changed."""
+        async with self._settings_lock:
+            current = await trio.to_thread.run_sync(load_settings, self.home)
+            new = change(current)
+            if new == current:
+                return False
+            await trio.to_thread.run_sync(save_settings, self.home, new)
+            log.info("moderation settings changed")
+            return True
+
+    async def mute(self, author: AuthorId) -> bool:
+        """Hide ``author``'s messages from the owner's reading (private: never published;
+        their messages are still stored, synced and forwarded). Returns False if they were
+        muted already.
+
+        Raises:
+            InputError: ``author`` is the owner.
+        """
+        if author == self.me:
+            raise InputError("you cannot mute yourself")
+        return await self._change_settings(lambda s: s.with_mute(author, muted=True))
+
+    async def unmute(self, author: AuthorId) -> None:
+        """Undo :meth:`mute`.
+
+        Raises:
+            NotFoundError: ``author`` is not muted.
+        """
+        if not await self._change_settings(lambda s: s.with_mute(author, muted=False)):
+            raise NotFoundError(f"{author.short} is not muted")
+
+    async def add_filter(self, text: str, *, regex: bool = False) -> tuple[Filter, bool]:
+        """Hide posts and replies matching ``text``: a word or phrase (whole words, any
+        case), a ``#hashtag``, or with ``regex`` a regular expression (any case).
+
+        Returns:
+            The filter, and False if it existed already.
+
+        Raises:
+            FilterError: ``text`` is not a valid filter (a bad regex says why).
+        """
+        rule = Filter.parse(text, regex=regex)
+        return rule, await self._change_settings(lambda s: s.with_filter(rule, present=True))
+
+    async def remove_filter(self, text: str, *, regex: bool = False) -> Filter:
+        """Remove a filter added with the same ``text`` and ``regex``.
+
+        Raises:
+            FilterError: ``text`` is not a valid filter.
+            NotFoundError: There is no such filter.
+        """
+        rule = Filter.parse(text, regex=regex)
+        if not await self._change_settings(lambda s: s.with_filter(rule, present=False)):
+            raise NotFoundError(f"there is no {rule.label}")
+        return rule
+
+    async def set_hide_reposts(self, hide: bool) -> bool:
+        """Hide (or show again) every repost. Returns whether the setting changed."""
+        return await self._change_settings(
+            lambda s: s if s.hide_reposts == hide else replace(s, hide_reposts=hide)
+        )
+
+    async def subscribe_list(self, ref: ListRef) -> bool:
+        """Apply the moderation list ``ref`` to the owner's reading. A list not held yet is
+        accepted and applies once it arrives. Returns False if already subscribed."""
+        return await self._change_settings(lambda s: s.with_subscription(ref, subscribed=True))
+
+    async def unsubscribe_list(self, ref: ListRef) -> None:
+        """Undo :meth:`subscribe_list`.
+
+        Raises:
+            NotFoundError: The owner does not subscribe to ``ref``.
+        """
+        if not await self._change_settings(lambda s: s.with_subscription(ref, subscribed=False)):
+            raise NotFoundError(f"you do not subscribe to {ref.short}")
+
+    async def publish_list(
+        self, name: str, entries: Sequence[ListEntry] | None = None
+    ) -> Message:
+        """Publish the owner's moderation list ``name`` whole (it replaces the previous one).
+
+        Args:
+            name: The list's name (``[a-z0-9._-]``, up to 32 bytes).
+            entries: Its entries; None republishes it as held (empty if new).
+
+        Raises:
+            ListRefError: ``name`` is not a valid list name.
+            InputError: Too many entries, or too large for one message.
+        """
+        check_list_name(name)
+        if entries is None:
+            held = await self.moderation_list(self.me, name)
+            entries = held.entries if held else ()
+        if len(entries) > MAX_LIST_ENTRIES:
+            raise InputError(
+                f"list {name} would have {len(entries)} entries; one list holds at most"
+                f" {MAX_LIST_ENTRIES}: start another list"
+            )
+        try:
+            return await self.publish(ModerationList(name, tuple(entries)))
+        except ValidationError as exc:
+            hint = "; shorten it, or start another list" if isinstance(exc, OversizeError) else ""
+            raise InputError(f"list {name} cannot be published: {exc}{hint}") from None
+
+    async def add_to_list(
+        self, name: str, target: AuthorId | MessageId, reason: str
+    ) -> Message:
+        """Add ``target`` (an author or one message) to the owner's list ``name`` with a
+        reason, or change its reason; publishes the whole new list.
+
+        Raises:
+            InputError: The same entry is there already, the list is full, or the reason
+                is blank, too long or not one line.
+        """
+        check_list_name(name)
+        held = await self.moderation_list(self.me, name)
+        entries = list(held.entries if held else ())
+        entry = ListEntry(target, reason)
+        for i, old in enumerate(entries):
+            if old.target == target:
+                if old == entry:
+                    raise InputError(f"{target.short} is on list {name} already with that reason")
+                entries[i] = entry
+                break
+        else:
+            entries.append(entry)
+        return await self.publish_list(name, entries)
+
+    async def remove_from_list(self, name: str, target: AuthorId | MessageId) -> Message:
+        """Take ``target`` off the owner's list ``name``; publishes the whole new list.
+
+        Raises:
+            NotFoundError: ``target`` is not on the list (or there is no such list).
+        """
+        check_list_name(name)
+        held = await self.moderation_list(self.me, name)
+        entries = [e for e in (held.entries if held else ()) if e.target != target]
+        if held is None or len(entries) == len(held.entries):
+            raise NotFoundError(f"{target.short} is not on your list {name}")
+        return await self.publish_list(name, entries)
+
+    async def moderation_list(self, author: AuthorId, name: str) -> ListInfo | None:
+        """The list ``author/name`` as last published, or None if none is held."""
+        return await self._read(self.reader.moderation_list, author, name)
+
+    async def lists(self) -> ListsOverview:
+        """The owner's own lists and their subscriptions, with entries as held."""
+        return await self._read(lists_overview, self.home, self.reader, self.me)
+
+    async def moderation_policy(self) -> Policy:
+        """Everything the owner chose not to see, ready to judge items
+        (``policy.judge(item)``; pass ``policy.judge`` to the ranking pipeline).
+
+        Raises:
+            SettingsCorruptError: ``HOME/moderation.json`` is damaged.
+        """
+        settings = await self.moderation_settings()
+        return await self._read(build_policy, settings, self.reader, self.me)
+
+    async def screen(
+        self, items: Sequence[Item], *, show_hidden: bool = False, keep_place: bool = False
+    ) -> Screened[Item]:
+        """Apply the owner's moderation to items read from any query.
+
+        Args:
+            items: Such as :meth:`search` or :meth:`mentions` returned.
+            show_hidden: Keep hidden items, each with the rule that hides it.
+            keep_place: Keep hidden items as labelled stubs (for :meth:`thread`).
+        """
+        policy = await self.moderation_policy()
+        return screen(items, policy.judge, show_hidden=show_hidden, keep_place=keep_place)
 
     async def ingest(
         self, items: Sequence[bytes | Message], *, source: Source, allow_gaps: bool = True

@@ -18,6 +18,8 @@ from ..core.bodies import (
     Block,
     Delete,
     Follow,
+    ListEntry,
+    ModerationList,
     Post,
     Profile,
     Reaction,
@@ -29,6 +31,7 @@ from ..core.bodies import (
 from ..core.chain import ChainView, Verdict, check_chain
 from ..core.ids import AuthorId, MessageId
 from ..core.message import Message
+from ..core.sync import seq_fingerprint
 from ..core.text import extract_tags
 from ..errors import ChainError
 from .schema import (
@@ -83,44 +86,65 @@ class Head:
 
 
 class IndexWriter:
-    """The single writer of the index. Not thread-safe: the store serialises calls."""
+    """The single writer of the index. Not thread-safe: the store serialises calls.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    The index is derived from the log alone, except for one thing: whom the home's *owner*
+    blocks (``authors.blocked``), which hides those authors' text from every query and
+    search. The owner is recorded in ``meta``; an index built for another owner is rebuilt.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, owner: bytes | None = None) -> None:
         self._conn = conn
+        self._owner = owner
         self._author_rows: dict[bytes, int] = {}
         self._delete_targets: set[bytes] | None = None
+        self._blocked_rows: set[int] | None = None
         self._heads: dict[int, list[int]] = {}
         """Per author row, the highest seq and the count applied in the open transaction."""
 
     @classmethod
-    def open(cls, path: Path) -> tuple[IndexWriter, int]:
+    def open(cls, path: Path, *, owner: bytes | None = None) -> tuple[IndexWriter, int]:
         """Open or create the index at ``path``.
+
+        Args:
+            path: The database file.
+            owner: The home owner's author key; None keeps the one the index records.
 
         Returns:
             The writer and the log position the index has reached (0 when new or rebuilt
-            because its version differed).
+            because its version, or its owner's blocks, differed).
         """
         if not path.exists():
-            return cls.create(path), 0
+            return cls.create(path, owner=owner), 0
         try:
             conn = connect(path, readonly=False)
             version, position = read_meta(conn)
         except sqlite3.DatabaseError as exc:
             log.warning("index %s is damaged (%s): rebuilding it from the log", path, exc)
-            return cls.create(path), 0
+            return cls.create(path, owner=owner), 0
         if version != INDEX_VERSION:
             conn.close()
             if version is not None:
                 log.info("index version %s != %s: rebuilding %s", version, INDEX_VERSION, path)
-            return cls.create(path), 0
-        return cls(conn), position
+            return cls.create(path, owner=owner), 0
+        recorded = _read_owner(conn)
+        if owner is None or owner == recorded:
+            return cls(conn, recorded), position
+        if recorded is not None or _blocks_by(conn, owner):
+            # Blocks were applied for someone else, or this owner's were not applied.
+            conn.close()
+            log.info("index %s was built for another owner: rebuilding it", path)
+            return cls.create(path, owner=owner), 0
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner', ?)", (owner,))
+        return cls(conn, owner), position
 
     @classmethod
-    def create(cls, path: Path, *, bulk: bool = False) -> IndexWriter:
+    def create(cls, path: Path, *, bulk: bool = False, owner: bytes | None = None) -> IndexWriter:
         """Create an empty index at ``path``, replacing any file there.
 
         Args:
             path: The database file.
+            owner: The home owner's author key (whose blocks hide text), if known.
             bulk: For a full rebuild: no journal and no secondary indexes until
                 :meth:`finish_bulk`, and version 0 until then, so that a crash midway
                 leaves an index that the next open rebuilds.
@@ -136,10 +160,10 @@ class IndexWriter:
             for statement in SECONDARY_INDEXES:
                 conn.execute(statement)
         conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('version', ?), ('position', 0)",
-            (0 if bulk else INDEX_VERSION,),
+            "INSERT INTO meta (key, value) VALUES ('version', ?), ('position', 0), ('owner', ?)",
+            (0 if bulk else INDEX_VERSION, owner),
         )
-        return cls(conn)
+        return cls(conn, owner)
 
     def finish_bulk(self) -> None:
         """End a bulk rebuild: create the secondary indexes, return to WAL, mark it valid."""
@@ -153,6 +177,23 @@ class IndexWriter:
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
+
+    @property
+    def owner(self) -> bytes | None:
+        """The home owner's author key, whose blocks this index applies."""
+        return self._owner
+
+    def owner_blocks(self) -> dict[bytes, tuple[int, bool]]:
+        """For each author the owner has blocked or unblocked: the seq of the message in
+        effect and whether it blocks."""
+        if self._owner is None:
+            return {}
+        rows = self._conn.execute(
+            "SELECT t.key, b.seq, b.active FROM blocks b JOIN authors o ON o.rowid = b.blocker"
+            " JOIN authors t ON t.rowid = b.blocked WHERE o.key = ?",
+            (self._owner,),
+        ).fetchall()
+        return {key: (seq, bool(active)) for key, seq, active in rows}
 
     # --- reads the writer needs --------------------------------------------------------
 
@@ -222,6 +263,7 @@ class IndexWriter:
             self._author_rows.clear()
             self._heads.clear()
             self._delete_targets = None
+            self._blocked_rows = None
             raise
         return count
 
@@ -309,15 +351,19 @@ class IndexWriter:
         rowid = cursor.lastrowid
         head = self._heads.get(author)
         if head is None:
-            self._heads[author] = [message.seq, 1]
+            self._heads[author] = [message.seq, 1, seq_fingerprint(message.seq)]
         else:
             head[0] = max(head[0], message.seq)
             head[1] += 1
+            head[2] ^= seq_fingerprint(message.seq)
         if deleted or body is None:
             return
         match body:
             case Post() | Reply():
-                conn.execute("INSERT INTO search (rowid, text) VALUES (?, ?)", (rowid, body.text))
+                if author not in self._blocked():
+                    conn.execute(
+                        "INSERT INTO search (rowid, text) VALUES (?, ?)", (rowid, body.text)
+                    )
                 tags = extract_tags(body.text)
                 if tags:
                     conn.executemany(
@@ -344,6 +390,11 @@ class IndexWriter:
                 )
             case Delete():
                 self._apply_delete(author, body.target)
+            case Block() | Unblock():
+                assert subject is not None
+                self._apply_block(author, subject, message, active=isinstance(body, Block))
+            case ModerationList(name=name, entries=entries):
+                self._apply_list(author, int(rowid or 0), message.seq, name, entries)
             case _:
                 pass
 
@@ -359,11 +410,90 @@ class IndexWriter:
             self._delete_targets = {row[0] for row in rows}
         return self._delete_targets
 
+    def _blocked(self) -> set[int]:
+        """Rows of the authors the owner blocks, loaded once, then kept up to date."""
+        if self._blocked_rows is None:
+            rows = self._conn.execute("SELECT rowid FROM authors WHERE blocked = 1").fetchall()
+            self._blocked_rows = {row[0] for row in rows}
+        return self._blocked_rows
+
+    def _apply_block(self, blocker: int, blocked: int, message: Message, *, active: bool) -> None:
+        """For each (blocker, blocked) the block or unblock with the highest seq decides."""
+        conn = self._conn
+        row = conn.execute(
+            "SELECT seq, active FROM blocks WHERE blocker = ? AND blocked = ?", (blocker, blocked)
+        ).fetchone()
+        if row is not None and row[0] >= message.seq:
+            return
+        conn.execute(
+            "INSERT INTO blocks (blocker, blocked, seq, active) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (blocker, blocked) DO UPDATE SET seq = excluded.seq,"
+            " active = excluded.active",
+            (blocker, blocked, message.seq, int(active)),
+        )
+        was_active = row is not None and bool(row[1])
+        if message.author.raw == self._owner and blocker != blocked and was_active != active:
+            self._set_owner_block(blocked, active=active)
+
+    def _set_owner_block(self, author: int, *, active: bool) -> None:
+        """The owner blocks (or unblocks) ``author``: hide (or show again) their text and
+        take it out of (or put it back into) search. Text stays in ``messages`` (masked by
+        every query), so that an unblock restores exactly what was there."""
+        conn = self._conn
+        conn.execute("UPDATE authors SET blocked = ? WHERE rowid = ?", (int(active), author))
+        rows = conn.execute(
+            "SELECT rowid, text FROM messages WHERE author = ? AND kind IN (1, 2)"
+            " AND deleted = 0 AND text IS NOT NULL",
+            (author,),
+        ).fetchall()
+        if active:
+            self._blocked().add(author)
+            conn.executemany(
+                "INSERT INTO search (search, rowid, text) VALUES ('delete', ?, ?)", rows
+            )
+        else:
+            self._blocked().discard(author)
+            conn.executemany("INSERT INTO search (rowid, text) VALUES (?, ?)", rows)
+        log.info(
+            "owner %s author row %s: %s messages %s search",
+            "blocks" if active else "unblocks",
+            author,
+            len(rows),
+            "taken out of" if active else "put back into",
+        )
+
+    def _apply_list(
+        self, author: int, rowid: int, seq: int, name: str, entries: tuple[ListEntry, ...]
+    ) -> None:
+        """The latest ``list`` of an author and name replaces earlier ones whole."""
+        conn = self._conn
+        row = conn.execute(
+            "SELECT seq FROM lists WHERE author = ? AND name = ?", (author, name)
+        ).fetchone()
+        if row is not None and row[0] >= seq:
+            return
+        conn.execute(
+            "INSERT INTO lists (author, name, seq, msg) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (author, name) DO UPDATE SET seq = excluded.seq, msg = excluded.msg",
+            (author, name, seq, rowid),
+        )
+        conn.execute("DELETE FROM list_entries WHERE author = ? AND name = ?", (author, name))
+        conn.executemany(
+            "INSERT INTO list_entries (author, name, position, target, is_author, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (author, name, i, e.target.raw, int(isinstance(e.target, AuthorId)), e.reason)
+                for i, e in enumerate(entries)
+            ],
+        )
+
     def _flush_heads(self) -> None:
-        """Write the authors' new head seqs and counts: one update per author per batch."""
+        """Write the authors' new head seqs, counts and held-set fingerprints: one update
+        per author per batch. (SQLite has no XOR: a ^ b = (a | b) & ~(a & b).)"""
         self._conn.executemany(
-            "UPDATE authors SET head_seq = max(head_seq, ?), held = held + ? WHERE rowid = ?",
-            [(seq, n, row) for row, (seq, n) in self._heads.items()],
+            "UPDATE authors SET head_seq = max(head_seq, ?1), held = held + ?2,"
+            " held_fp = (held_fp | ?3) & ~(held_fp & ?3) WHERE rowid = ?4",
+            [(seq, n, _signed64(fp), row) for row, (seq, n, fp) in self._heads.items()],
         )
         self._heads.clear()
 
@@ -383,12 +513,33 @@ class IndexWriter:
         if target_author != author or code not in DELETABLE_CODES or deleted:
             return
         if text is not None and code in (KIND_CODES[Post.kind], KIND_CODES[Reply.kind]):
-            conn.execute(
-                "INSERT INTO search (search, rowid, text) VALUES ('delete', ?, ?)", (rowid, text)
-            )
+            if author not in self._blocked():  # a block already took it out of search
+                conn.execute(
+                    "INSERT INTO search (search, rowid, text) VALUES ('delete', ?, ?)",
+                    (rowid, text),
+                )
             conn.executemany(
                 "DELETE FROM tags WHERE tag = ? AND ts = ? AND msg = ?",
                 [(tag, ts, rowid) for tag in extract_tags(text)],
             )
             conn.execute("DELETE FROM mentions WHERE msg = ?", (rowid,))
         conn.execute("UPDATE messages SET deleted = 1, text = NULL WHERE rowid = ?", (rowid,))
+
+
+def _signed64(value: int) -> int:
+    """An unsigned 64-bit value as the signed integer SQLite stores."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _read_owner(conn: sqlite3.Connection) -> bytes | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'owner'").fetchone()
+    return None if row is None or row[0] is None else bytes(row[0])
+
+
+def _blocks_by(conn: sqlite3.Connection, owner: bytes) -> bool:
+    """Whether the index holds any block or unblock by ``owner``."""
+    row = conn.execute(
+        "SELECT 1 FROM blocks b JOIN authors a ON a.rowid = b.blocker WHERE a.key = ? LIMIT 1",
+        (owner,),
+    ).fetchone()
+    return row is not None

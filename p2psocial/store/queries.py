@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from ..core.bodies import Kind
+from ..core.bodies import Kind, ListEntry
 from ..core.ids import ID_TEXT_CHARS, AuthorId, MessageId
 from ..core.ranking.interface import Candidate, Origin
 from ..core.text import normalize_tag
@@ -97,6 +97,18 @@ class Item:
         return self.author_name or self.author.short
 
 
+@dataclass(frozen=True, slots=True)
+class ListInfo:
+    """A moderation list as its author last published it."""
+
+    author: AuthorId
+    name: str
+    entries: tuple[ListEntry, ...]
+    id: MessageId
+    """The ``list`` message in effect."""
+    ts: int
+
+
 NOTIFICATION_KINDS: Final = ("reply", "mention", "reaction", "repost", "follow")
 """What a :class:`Notification` can be about, in the codes the query uses (1-5)."""
 
@@ -122,8 +134,10 @@ class Notification:
         return self.item.cursor
 
 
+# The text of an author the home's owner blocks is never shown (docs/moderation.md).
 _ITEM_COLUMNS: Final = (
-    "m.rowid, m.id, a.key, a.name, m.seq, m.ts, m.kind, m.text, m.root, m.parent,"
+    "m.rowid, m.id, a.key, a.name, m.seq, m.ts, m.kind,"
+    " CASE WHEN a.blocked THEN NULL ELSE m.text END, m.root, m.parent,"
     " m.target, m.has_body, m.deleted"
 )
 _FROM: Final = "FROM messages m JOIN authors a ON a.rowid = m.author"
@@ -413,6 +427,50 @@ class IndexReader:
             (follower.raw, followee.raw),
         )
         return bool(rows)
+
+    # --- blocks and moderation lists -------------------------------------------------------
+
+    def blocked_by(self, blocker: AuthorId) -> frozenset[AuthorId]:
+        """The authors ``blocker`` blocks now (their latest block or unblock is a block)."""
+        rows = self.query(
+            "SELECT t.key FROM blocks b JOIN authors o ON o.rowid = b.blocker"
+            " JOIN authors t ON t.rowid = b.blocked WHERE o.key = ? AND b.active = 1",
+            (blocker.raw,),
+        )
+        return frozenset(AuthorId(row[0]) for row in rows)
+
+    def moderation_list(self, author: AuthorId, name: str) -> ListInfo | None:
+        """The list ``author/name`` as last published, or None if none is held."""
+        found = self._lists(author, name)
+        return found[0] if found else None
+
+    def moderation_lists(self, author: AuthorId) -> list[ListInfo]:
+        """Every moderation list ``author`` has published (empty ones too), by name."""
+        return self._lists(author, None)
+
+    def _lists(self, author: AuthorId, name: str | None) -> list[ListInfo]:
+        where = "" if name is None else " AND l.name = ?"
+        params: list[Any] = [author.raw] + ([] if name is None else [name])
+        rows = self.query(
+            "SELECT l.name, m.id, m.ts FROM lists l JOIN authors a ON a.rowid = l.author"
+            f" JOIN messages m ON m.rowid = l.msg WHERE a.key = ?{where} ORDER BY l.name",
+            params,
+        )
+        if not rows:
+            return []
+        entries: dict[str, list[ListEntry]] = {}
+        for list_name, target, is_author, reason in self.query(
+            "SELECT e.name, e.target, e.is_author, e.reason FROM list_entries e"
+            f" JOIN authors a ON a.rowid = e.author WHERE a.key = ?{where.replace('l.', 'e.')}"
+            " ORDER BY e.name, e.position",
+            params,
+        ):
+            ref = AuthorId(target) if is_author else MessageId(target)
+            entries.setdefault(list_name, []).append(ListEntry(ref, reason))
+        return [
+            ListInfo(author, list_name, tuple(entries.get(list_name, ())), MessageId(mid), ts)
+            for list_name, mid, ts in rows
+        ]
 
     def _graph(self, this: str, other: str, author: AuthorId) -> list[AuthorInfo]:
         rows = self.query(

@@ -10,7 +10,7 @@ from typing import Final
 
 from ..core.bodies import Kind
 
-INDEX_VERSION: Final = 3
+INDEX_VERSION: Final = 5
 
 KIND_CODES: Final[dict[Kind, int]] = {
     Kind.POST: 1,
@@ -59,8 +59,10 @@ CREATE TABLE authors (
     profile_seq INTEGER NOT NULL DEFAULT 0, -- seq of the profile message in effect
     head_seq    INTEGER NOT NULL DEFAULT 0, -- highest seq held
     held        INTEGER NOT NULL DEFAULT 0, -- number of seqs held (head_seq - held = gaps)
+    held_fp     INTEGER NOT NULL DEFAULT 0, -- XOR of the held seqs' fingerprints (core.sync)
     forked      INTEGER NOT NULL DEFAULT 0,
-    automated   INTEGER NOT NULL DEFAULT 0  -- the profile in effect declares a program posts
+    automated   INTEGER NOT NULL DEFAULT 0, -- the profile in effect declares a program posts
+    blocked     INTEGER NOT NULL DEFAULT 0  -- the home's owner blocks this author (meta 'owner')
 );
 
 CREATE TABLE messages (
@@ -111,6 +113,32 @@ CREATE TABLE mentions (
     PRIMARY KEY (author, ts, msg)
 ) WITHOUT ROWID;
 CREATE INDEX mentions_msg ON mentions (msg);
+
+CREATE TABLE blocks (
+    blocker INTEGER NOT NULL,
+    blocked INTEGER NOT NULL,
+    seq     INTEGER NOT NULL,               -- seq of the block/unblock in effect
+    active  INTEGER NOT NULL,
+    PRIMARY KEY (blocker, blocked)
+) WITHOUT ROWID;
+
+CREATE TABLE lists (                        -- moderation lists: the latest of each name
+    author  INTEGER NOT NULL,
+    name    TEXT NOT NULL,
+    seq     INTEGER NOT NULL,               -- seq of the list message in effect
+    msg     INTEGER NOT NULL,               -- its messages.rowid
+    PRIMARY KEY (author, name)
+) WITHOUT ROWID;
+
+CREATE TABLE list_entries (
+    author    INTEGER NOT NULL,
+    name      TEXT NOT NULL,
+    position  INTEGER NOT NULL,             -- order in the list message
+    target    BLOB NOT NULL,                -- an author key or a message id
+    is_author INTEGER NOT NULL,
+    reason    TEXT NOT NULL,
+    PRIMARY KEY (author, name, position)
+) WITHOUT ROWID;
 
 CREATE TABLE deletes (
     target BLOB PRIMARY KEY,

@@ -25,6 +25,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Final, TypeVar
 
+from ..core.bodies import Block, Kind, Unblock
 from ..core.chain import ChainView, Verdict, check_chain
 from ..core.ids import AuthorId, MessageId
 from ..core.limits import DEFAULT_MAX_CLOCK_SKEW_MS
@@ -102,6 +103,10 @@ class Store:
         clock: Callable[[], int],
         max_skew_ms: int,
     ) -> None:
+        self._owner_blocks: dict[bytes, tuple[int, bool]] = {}
+        """Whom the owner blocks: author key -> (seq in effect, blocks); see :attr:`blocked`."""
+        self._blocked: frozenset[AuthorId] = frozenset()
+        self._set_owner_blocks(index.owner_blocks())
         self.paths = paths
         self._lock = lock
         self._log = log_
@@ -118,8 +123,17 @@ class Store:
         *,
         clock: Callable[[], int] = wall_clock_ms,
         max_skew_ms: int = DEFAULT_MAX_CLOCK_SKEW_MS,
+        owner: AuthorId | None = None,
     ) -> Store:
         """Open a home directory for writing: lock it, recover the log, catch the index up.
+
+        Args:
+            home: The home directory.
+            clock: Milliseconds since the epoch, for timestamp checks.
+            max_skew_ms: How far ahead of the clock a timestamp may be.
+            owner: The home's owner. Whom they block is stored without bodies from then
+                on, and their text is hidden (docs/moderation.md); None keeps the owner the
+                index recorded.
 
         Raises:
             HomeLockedError: Another process writes to this home.
@@ -131,7 +145,9 @@ class Store:
         try:
             log_ = Log.open(paths.log, writable=True)
             try:
-                index, position = IndexWriter.open(paths.index)
+                index, position = IndexWriter.open(
+                    paths.index, owner=None if owner is None else owner.raw
+                )
                 if position > log_.end:
                     # After a torn tail this is expected, and the log already said why.
                     log.log(
@@ -174,6 +190,15 @@ class Store:
     def recovery(self) -> RecoveryReport | None:
         """What opening the log cut off a torn tail, if anything."""
         return self._log.recovery
+
+    @property
+    def blocked(self) -> frozenset[AuthorId]:
+        """The authors the owner blocks now: their new messages are stored without bodies."""
+        return self._blocked
+
+    def _set_owner_blocks(self, blocks: dict[bytes, tuple[int, bool]]) -> None:
+        self._owner_blocks = blocks
+        self._blocked = frozenset(AuthorId(k) for k, (_, active) in blocks.items() if active)
 
     @property
     def log_end(self) -> int:
@@ -308,17 +333,48 @@ class Store:
         ]
         if not to_store:
             return results
+        blocks = dict(self._owner_blocks)
+        to_store = [
+            (i, self._drop_blocked_body(m, blocks, results[i].outcome is Outcome.ACCEPTED))
+            for i, m in to_store
+        ]
         positions = self._log.append([m.to_bytes() for _, m in to_store])
         ends = [*positions[1:], self._log.end]
         self._index.apply(
             (pos, end, message, _VERDICTS[results[i].outcome])
             for pos, end, (i, message) in zip(positions, ends, to_store, strict=True)
         )
+        self._set_owner_blocks(blocks)
         stored = list(results)
         for pos, (i, message) in zip(positions, to_store, strict=True):
             old = stored[i]
             stored[i] = IngestResult(old.outcome, message, old.error, pos)
         return stored
+
+    def _drop_blocked_body(
+        self, message: Message, blocks: dict[bytes, tuple[int, bool]], in_chain: bool
+    ) -> Message:
+        """``message`` as it is to be stored: without its body if the owner blocks its
+        author (a delete request keeps its body, so that it is still honoured), and
+        updating ``blocks`` when it is the owner's own block or unblock (``in_chain``: not
+        fork evidence, which changes nothing)."""
+        owner = self._index.owner
+        body = message.body
+        author = message.author.raw
+        if author == owner:
+            if in_chain and isinstance(body, Block | Unblock) and body.author.raw != owner:
+                seq, _ = blocks.get(body.author.raw, (0, False))
+                if message.seq > seq:
+                    blocks[body.author.raw] = (message.seq, isinstance(body, Block))
+            return message
+        if body is None or message.kind is Kind.DELETE:
+            return message
+        if blocks.get(author, (0, False))[1]:
+            log.debug(
+                "stored %s of blocked %s without its body", message.id.short, message.author.short
+            )
+            return message.without_body()
+        return message
 
     # --- rebuilding ----------------------------------------------------------------------
 
@@ -337,6 +393,7 @@ class Store:
                 for rec in batch
             )
         log.info("index caught up with %s log records in %.1f s", count, time.monotonic() - started)
+        self._set_owner_blocks(self._index.owner_blocks())
         return count
 
     def reindex(self) -> int:
@@ -347,8 +404,9 @@ class Store:
     def _rebuild(self) -> int:
         """Build a fresh index from the whole log, in bulk (see IndexWriter.create)."""
         self.reader.close()
+        owner = self._index.owner
         self._index.close()
-        self._index = IndexWriter.create(self.paths.index, bulk=True)
+        self._index = IndexWriter.create(self.paths.index, bulk=True, owner=owner)
         count = self._catch_up(0)
         self._index.finish_bulk()
         self.reader = IndexReader.open(self.paths.index)
@@ -359,9 +417,14 @@ class Store:
         return StoreView(self.reader, self._log)
 
     def export_records(self) -> Iterator[bytes]:
-        """Every message held, in log order, with the bodies that deletes dropped left out."""
+        """Every message held, in log order, with the bodies that deletes dropped, and the
+        bodies of authors the owner blocks (but their delete requests), left out."""
         deleted = {
-            MessageId(raw) for (raw,) in self.reader.query("SELECT id FROM messages WHERE deleted")
+            MessageId(raw)
+            for (raw,) in self.reader.query(
+                "SELECT m.id FROM messages m JOIN authors a ON a.rowid = m.author"
+                " WHERE m.deleted OR (a.blocked AND m.has_body AND m.kind <> 8)"
+            )
         }
         for record in self._log.read_from(0):
             if deleted:
