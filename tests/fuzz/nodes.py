@@ -4,6 +4,7 @@ over trio's in-memory streams for driving p2psocial.net.sync without a network.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Final
 
 import trio
 import trio.testing
@@ -27,6 +29,8 @@ from p2psocial.store.log import Log
 
 from . import seeds
 
+VOLATILE: Final = ("-shm", "control.sock", "lock", "node.log")
+"""Home files that change without anything being stored (readers' marks, the socket)."""
 PEER: ID = ID(b"\x00\x24\x08\x01\x12\x20" + b"\x42" * 32)
 """The (made-up) peer id the memory streams claim to come from."""
 
@@ -62,6 +66,15 @@ def log_end(home: Path) -> int:
     """Where the home's log ends (read-only; works beside a running node)."""
     with Log.open(home / "log", writable=False) as log:
         return log.end
+
+
+def snapshot(home: Path) -> dict[str, str]:
+    """What is stored in a home: every file but the volatile ones, by content hash."""
+    return {
+        str(path.relative_to(home)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(home.rglob("*"))
+        if path.is_file() and not path.name.endswith(VOLATILE)
+    }
 
 
 class MemoryNetStream:

@@ -14,7 +14,6 @@ the sandbox, so a fuzzed export cannot write anywhere else.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import tempfile
@@ -34,12 +33,10 @@ from tests.factories import message_id
 
 from . import seeds
 from .budget import budget
-from .nodes import copy_home, errors_logged, make_home
+from .nodes import copy_home, errors_logged, make_home, snapshot
 from .strategies import mutated
 
 TIMEOUT: Final = 20.0
-VOLATILE: Final = ("-shm", "control.sock", "lock", "node.log")
-"""Home files that change without anything being stored (readers' marks, the socket)."""
 SANDBOX_NAMES: Final = (
     "good.export",
     "bad.export",
@@ -75,15 +72,6 @@ def known(template: Path) -> dict[str, list[str]]:
         }
 
     return trio.run(read)
-
-
-def snapshot(home: Path) -> dict[str, str]:
-    """What is stored in a home: every file but the volatile ones, by content hash."""
-    return {
-        str(path.relative_to(home)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(home.rglob("*"))
-        if path.is_file() and not path.name.endswith(VOLATILE)
-    }
 
 
 _JSON_SCALARS: Final = st.one_of(
