@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
+from .core.postage import MAX_POSTAGE_BITS, PostagePolicy
 from .errors import InputError
 
 CONFIG_FILENAME: Final = "config.toml"
@@ -71,8 +72,37 @@ class LimitsConfig:
     """Messages per second one author may sustain through gossip."""
     author_burst: int = 60
     """How many messages one author may send at once through gossip."""
+    stranger_rate: float = 5.0
+    """Messages per second all strangers together (authors more than two follows away,
+    and keys never seen) may sustain, through gossip and sync combined."""
+    stranger_burst: int = 100
+    """How many messages all strangers together may send at once."""
     clock_skew: float = 600.0
     """Seconds a message's timestamp may be ahead of this node's clock."""
+
+
+_BITS: Final = {"max": MAX_POSTAGE_BITS}
+
+
+@dataclass(frozen=True, slots=True)
+class PostageConfig:
+    """``[postage]``: proof of work asked of others' messages, and paid on one's own
+    (docs/protocol.md, "Postage")."""
+
+    followed: int = field(default=0, metadata=_BITS)
+    """Bits asked of the authors the owner follows."""
+    second: int = field(default=10, metadata=_BITS)
+    """Bits asked of authors followed by someone the owner follows."""
+    stranger: int = field(default=18, metadata=_BITS)
+    """Bits asked of everyone else, keys never seen included."""
+    stamp: int = field(default=18, metadata=_BITS)
+    """Bits paid on each own message: the default stranger requirement, so that it
+    reaches every node that keeps the defaults."""
+
+    @property
+    def policy(self) -> PostagePolicy:
+        """What this node asks, by follow distance."""
+        return PostagePolicy(self.followed, self.second, self.stranger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +113,7 @@ class Config:
     gossip: GossipConfig = field(default_factory=GossipConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    postage: PostageConfig = field(default_factory=PostageConfig)
 
 
 DEFAULTS: Final = Config()
@@ -130,6 +161,9 @@ def _section(current: Any, values: dict[str, Any], where: str) -> Any:
             raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(known)})")
         default = getattr(current, key)
         changes[key] = _coerce(value, default, f"{where} {key}")
+        top = known[key].metadata.get("max")
+        if top is not None and changes[key] > top:
+            raise ConfigError(f"{where} {key} must be at most {top}")
     return replace(current, **changes)
 
 

@@ -32,6 +32,11 @@ class TokenBucket:
             self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
             self.updated = now
 
+    def can_take(self, now: float, count: float = 1.0) -> bool:
+        """Whether ``count`` tokens could be taken now (taking none)."""
+        self._refill(now)
+        return self.tokens >= count
+
     def try_take(self, now: float, count: float = 1.0) -> bool:
         """Take ``count`` tokens if there are enough; False (taking none) if not."""
         self._refill(now)
@@ -58,6 +63,12 @@ class RateLimiter(Generic[_K]):
     def allow(self, key: _K, now: float, count: float = 1.0) -> bool:
         """Whether ``key`` may send ``count`` more now (and if so, charge it)."""
         return self._bucket(key, now).try_take(now, count)
+
+    def can(self, key: _K, now: float, count: float = 1.0) -> bool:
+        """Whether ``key`` may send ``count`` more now, charging nothing (to check one
+        limit before charging another)."""
+        bucket = self._buckets.get(key)
+        return count <= self.burst if bucket is None else bucket.can_take(now, count)
 
     def delay(self, key: _K, now: float, count: float = 1.0) -> float:
         """Charge ``key`` for ``count``; seconds to wait before serving it."""
