@@ -26,6 +26,8 @@ import trio
 from nacl.signing import SigningKey
 
 from . import keystore
+from .admission import FollowDistances
+from .config import DEFAULTS, Config, load_config
 from .core.bodies import (
     Block,
     Body,
@@ -195,6 +197,7 @@ async def open_node(
     *,
     passphrase: Passphrase = None,
     clock: Callable[[], int] = wall_clock_ms,
+    config: Config | None = None,
 ) -> AsyncIterator[Node]:
     """Open a node on an initialised home directory; close it on exit.
 
@@ -205,16 +208,22 @@ async def open_node(
         home: The home directory.
         passphrase: For an encrypted keystore; see :data:`Passphrase`.
         clock: Milliseconds since the epoch (for tests).
+        config: The settings (the postage paid on own messages, say); by default those
+            of ``HOME/config.toml``.
 
     Raises:
+        ConfigError: ``HOME/config.toml`` is malformed (when ``config`` is not given).
         NotInitializedError: ``home`` has no identity.
         HomeLockedError: Another process has this home open.
         LogCorruptError: The log is damaged other than at its tail.
     """
     me = AuthorId(keystore.read_public_key(home))
+    if config is None:
+        config = await trio.to_thread.run_sync(load_config, home)
     store = await trio.to_thread.run_sync(partial(Store.open, home, clock=clock, owner=me))
-    node = Node(store, me, passphrase, clock)
+    node = Node(store, me, passphrase, clock, config)
     try:
+        await node._track_follows((), everything=True)
         yield node
     finally:
         node._close_subscriptions()
@@ -226,7 +235,12 @@ class Node:
     """An open home directory. Create with :func:`open_node`."""
 
     def __init__(
-        self, store: Store, me: AuthorId, passphrase: Passphrase, clock: Callable[[], int]
+        self,
+        store: Store,
+        me: AuthorId,
+        passphrase: Passphrase,
+        clock: Callable[[], int],
+        config: Config = DEFAULTS,
     ) -> None:
         self._store = store
         self.me = me
@@ -236,6 +250,11 @@ class Node:
         self._key_lock = trio.Lock()
         self._clock = clock
         self._subscriptions: set[Subscription] = set()
+        self.config = config
+        """The settings: ``HOME/config.toml``, or what :func:`open_node` was given."""
+        self._distances = FollowDistances(me)
+        self._distance_lock = trio.Lock()
+        self._compose_lock = trio.Lock()
         self._settings_lock = trio.Lock()
 
     @property
@@ -256,6 +275,29 @@ class Node:
     def reader(self) -> IndexReader:
         """Synchronous read access to the index (the async queries below wrap it)."""
         return self._store.reader
+
+    def distance(self, author: AuthorId) -> int | None:
+        """How many follows ``author`` is from the owner: 0 (the owner), 1 (followed), 2
+        (followed by someone the owner follows), or None (further, or unknown).
+
+        Kept in memory and updated whenever a follow or unfollow that changes it is
+        stored, so it costs a dictionary lookup (admission asks it of every message).
+        """
+        return self._distances.distance(author)
+
+    async def _track_follows(self, stored: Sequence[Message], *, everything: bool = False) -> None:
+        """Bring the follow distances up to date after ``stored`` were stored (or, with
+        ``everything``, read them all again). Serialised, so that a later read of the
+        index is never overwritten by an earlier one."""
+        async with self._distance_lock:
+            authors = {m.author for m in stored if self._distances.touches(m)}
+            if not authors and not everything:
+                return
+            update = await trio.to_thread.run_sync(
+                partial(self._distances.read, self.reader, authors, everything=everything)
+            )
+            if update is not None:
+                self._distances.apply(update)
 
     # --- events --------------------------------------------------------------------------
 
@@ -328,15 +370,28 @@ class Node:
             MalformedBodyError, OversizeError: The body breaks its schema.
         """
         key = await self._signing_key()
+        bits = self.config.postage.stamp
 
         def build(head: Head) -> Message:
             # Never at or before the previous message, even if the clock stepped back:
             # one author's messages keep their order in every timeline.
             ts = max(self._clock(), head.ts + 1)
-            return sign(key, seq=head.seq + 1, prev=head.id, ts=ts, body=body)
+            return sign(key, seq=head.seq + 1, prev=head.id, ts=ts, body=body, postage_bits=bits)
 
-        message = await trio.to_thread.run_sync(self._store.compose, self.me, build)
+        async with self._compose_lock:
+            # Postage is work (~0.1 s at 18 bits): do it in a worker thread, outside the
+            # store's write lock, against the head as it is now. Own messages are composed
+            # one at a time, so the head is still the same when the message is stored
+            # (unless an import added own messages meanwhile: then it is signed again).
+            head = await trio.to_thread.run_sync(self._store.head, self.me)
+            draft = await trio.to_thread.run_sync(build, head)
+            message = await trio.to_thread.run_sync(
+                self._store.compose,
+                self.me,
+                lambda current: draft if current == head else build(current),
+            )
         log.info("stored own %s seq %s %s", message.kind.value, message.seq, message.id.short)
+        await self._track_follows([message])
         self._publish([IngestResult(Outcome.ACCEPTED, message)], "local")
         return message
 
@@ -400,13 +455,22 @@ class Node:
         """Stop following ``author``."""
         return await self.publish(Unfollow(author))
 
-    async def set_profile(self, *, name: str | None = None, bio: str | None = None) -> Message:
-        """Publish a profile; a field left None keeps its current value."""
+    async def set_profile(
+        self, *, name: str | None = None, bio: str | None = None, automated: bool | None = None
+    ) -> Message:
+        """Publish a profile; a field left None keeps its current value.
+
+        Args:
+            name: The display name.
+            bio: The bio.
+            automated: Whether a program posts for this account (readers label it).
+        """
         current = await self.author(self.me)
         return await self.publish(
             Profile(
                 name if name is not None else (current.name if current and current.name else ""),
                 bio if bio is not None else (current.bio if current and current.bio else ""),
+                automated if automated is not None else bool(current and current.automated),
             )
         )
 
@@ -654,6 +718,7 @@ class Node:
         results = await trio.to_thread.run_sync(
             partial(self._store.ingest, items, allow_gaps=allow_gaps)
         )
+        await self._track_follows(_accepted(results))
         self._publish(results, source)
         return results
 
@@ -675,6 +740,7 @@ class Node:
                     f"{path}: message {number} is invalid ({result.error.code}): "
                     f"{result.error}; nothing was imported"
                 )
+        await self._track_follows(_accepted(results))
         self._publish(results, "import")
         return ImportSummary(
             read=len(results),
@@ -689,7 +755,9 @@ class Node:
 
     async def reindex(self) -> int:
         """Rebuild the index from the log. Returns how many records were indexed."""
-        return await trio.to_thread.run_sync(self._store.reindex)
+        count = await trio.to_thread.run_sync(self._store.reindex)
+        await self._track_follows((), everything=True)
+        return count
 
     # --- reading -------------------------------------------------------------------------
 
@@ -795,6 +863,10 @@ class Node:
     async def counts(self) -> dict[str, int]:
         """How many messages, authors and forks are held."""
         return await self._read(self.reader.counts)
+
+
+def _accepted(results: Sequence[IngestResult]) -> list[Message]:
+    return [r.message for r in results if r.outcome is Outcome.ACCEPTED and r.message]
 
 
 def _mentions(text: str, explicit: Sequence[AuthorId] | None) -> tuple[AuthorId, ...]:

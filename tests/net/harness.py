@@ -3,6 +3,10 @@
 Each node has its own home, its own store, its own libp2p host with gossip and sync,
 exactly as the daemon runs them; only the process is shared. mDNS is off: on this machine
 multicast beyond loopback is not allowed.
+
+:func:`net_config` turns admission's defences off (no postage asked, a strangers' budget
+no test reaches) and pays a token stamp, so that tests of gossip and sync are not about
+them; tests/net/test_postage.py and tests/net/test_sybil.py use the real defaults.
 """
 
 from __future__ import annotations
@@ -15,17 +19,28 @@ from pathlib import Path
 
 import trio
 
-from p2psocial.config import DEFAULTS, Config
+from p2psocial.config import DEFAULTS, Config, PostageConfig
 from p2psocial.core.ids import MessageId
 from p2psocial.net.network import Network
 from p2psocial.node import Node, init_home, open_node
+from tests.conftest import TEST_STAMP_BITS
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
 
 
+TEST_POSTAGE = PostageConfig(followed=0, second=0, stranger=0, stamp=TEST_STAMP_BITS)
+"""Nothing asked, a token paid (see the module docstring)."""
+
+
 def net_config(**sync: float) -> Config:
-    """Defaults, with a fast periodic sync unless a test says otherwise."""
-    return replace(DEFAULTS, sync=replace(DEFAULTS.sync, **({"interval": 3600.0} | sync)))
+    """Defaults, with a slow periodic sync unless a test says otherwise, and admission's
+    defences off (see the module docstring)."""
+    return replace(
+        DEFAULTS,
+        sync=replace(DEFAULTS.sync, **({"interval": 3600.0} | sync)),
+        limits=replace(DEFAULTS.limits, stranger_rate=10_000.0, stranger_burst=100_000),
+        postage=TEST_POSTAGE,
+    )
 
 
 @dataclass
@@ -65,7 +80,7 @@ async def running_peer(
     """
     if not (home / "identity.json").exists():
         init_home(home, passphrase=None)
-    async with open_node(home) as node, trio.open_nursery() as nursery:
+    async with open_node(home, config=config) as node, trio.open_nursery() as nursery:
         net = Network(node, config, listen=[LOOPBACK], peers=peers, mdns=False)
         await nursery.start(net.run)
         try:
