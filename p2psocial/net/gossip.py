@@ -1,11 +1,15 @@
 """Gossip: new messages to every node within a second, over libp2p gossipsub.
 
 Every message travels on one topic, :data:`TOPIC`, as its wire bytes. The topic validator
-is where messages enter this node from gossip: it checks the message on its own (size,
-encoding, signature, timestamp), the author's rate limit, and then stores it (chain rules
-included) before returning True, so that gossipsub forwards only what this node has
-validated and stored. Anything else returns False, which gossipsub counts against the peer
-that sent it. Stores are batched: concurrent validators share one fsync.
+is where messages enter this node from gossip: it checks the postage its author owes
+(:mod:`p2psocial.admission`, before the signature: it is cheaper), the message on its own
+(size, encoding, signature, timestamp), the author's rate limit and, for a stranger, the
+strangers' shared budget, and then stores it (chain rules included) before returning True,
+so that gossipsub forwards only what this node has validated and stored. Anything else
+returns False: an invalid message counts against the peer that sent it in full, an
+over-limit one a little, and a refusal of local policy (postage, the strangers' budget) not
+at all (:mod:`p2psocial.net.scoring`). Stores are batched: concurrent validators share one
+fsync.
 
 Publishing goes through a paced queue, because py-libp2p drops silently once 32 messages
 wait for one peer. Each own message is published, or, with no peer subscribed, left for
@@ -24,6 +28,7 @@ from libp2p.peer.id import ID
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 
+from ..admission import Admission, Verdict, peek
 from ..config import GossipConfig, LimitsConfig
 from ..core.ids import AuthorId
 from ..core.message import Message, decode_message
@@ -31,6 +36,7 @@ from ..core.ratelimit import RateLimiter
 from ..errors import StoreError, ValidationError
 from ..node import NewMessage, Node
 from ..store.store import IngestResult, Outcome
+from .scoring import AdmissionScorer
 
 if TYPE_CHECKING:
     # libp2p pulls in trio-typing, whose stubs shadow trio's own types for mypy.
@@ -92,6 +98,8 @@ class Gossip:
         config: GossipConfig,
         limits: LimitsConfig,
         *,
+        admission: Admission,
+        scores: AdmissionScorer,
         incident: Incident,
         on_gap: GapHandler,
     ) -> None:
@@ -99,9 +107,10 @@ class Gossip:
         self._pubsub = pubsub
         self._config = config
         self._limits = limits
+        self._admission = admission
+        self._scores = scores
         self._incident = incident
         self._on_gap = on_gap
-        self._authors: RateLimiter[AuthorId] = RateLimiter(limits.author_rate, limits.author_burst)
         self._own: RateLimiter[AuthorId] = RateLimiter(limits.author_rate, limits.author_burst)
         self._batcher = _Batcher(node)
         self.published = 0
@@ -129,13 +138,26 @@ class Gossip:
 
     async def _validate(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
         try:
-            return await self._check_and_store(forwarder, msg.data)
+            verdict = await self._check_and_store(forwarder, msg.data)
         except Exception:
             log.exception("gossip: validating a message from %s failed; rejected", forwarder)
             return False
+        if isinstance(verdict, Verdict):
+            # Refused, but not invalid: tell the scorer before answering "no".
+            self._scores.refused(forwarder, self._pubsub._msg_id_constructor(msg), verdict)
+            return False
+        return verdict
 
-    async def _check_and_store(self, forwarder: ID, data: bytes) -> bool:
+    async def _check_and_store(self, forwarder: ID, data: bytes) -> bool | Verdict:
+        """True: stored (or held already); False: invalid; a :class:`Verdict`: refused by
+        admission."""
         own = forwarder == self._pubsub.my_id
+        now = time.monotonic()
+        envelope = peek(data)
+        if envelope is not None and not own:
+            verdict = self._admission.postage(envelope, now)
+            if verdict is not Verdict.ADMIT:
+                return verdict
         try:
             message = decode_message(
                 data,
@@ -149,11 +171,11 @@ class Gossip:
         if message.author != self._node.me:
             if self._already_held(message):
                 return True  # a duplicate costs its author nothing
-            if not self._authors.allow(message.author, time.monotonic()):
-                self._incident(
-                    forwarder, "gossip.author_rate", f"{message.author.short} over limit"
-                )
-                return False
+            verdict = self._admission.gossip(message.author, now)
+            if verdict is Verdict.AUTHOR_RATE:
+                self._incident(forwarder, verdict.value, f"{message.author.short} over limit")
+            if verdict is not Verdict.ADMIT:
+                return verdict
         result = await self._batcher.store(message)
         if result.outcome is Outcome.REJECTED:
             if not own:

@@ -33,6 +33,7 @@ from libp2p.pubsub.score import ScoreParams, TopicScoreParams
 from libp2p.tools.anyio_service import background_trio_service
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
 
+from ..admission import Admission, AdmissionStats
 from ..config import Config
 from ..core import sync as proto
 from ..core.bodies import Follow, Kind
@@ -43,6 +44,7 @@ from .faults import Faults
 from .gossip import TOPIC, Gossip
 from .host import full_addrs, load_transport_key, make_host, parse_multiaddrs
 from .peers import PEERS_FILENAME, PEX_MAX_FRAME, PEX_PROTOCOL, PeerBook, decode_pex, encode_pex
+from .scoring import install as install_scorer
 from .sync import SYNC_PROTOCOL, SyncService
 
 if TYPE_CHECKING:
@@ -58,7 +60,8 @@ REDIAL_MIN: Final = 2.0
 REDIAL_MAX: Final = 60.0
 BAN_AFTER_INCIDENTS: Final = 20
 NOT_HELD_AGAINST: Final = frozenset({"gossip.author_rate"})
-"""Incidents an honest relay can cause (it forwards a fast author): logged, not counted."""
+"""Incidents an honest relay can cause (it forwards a fast author): logged, not counted
+toward a ban; the gossipsub score charges them a little (p2psocial/net/scoring.py)."""
 BAN_SECONDS: Final = 600.0
 GAP_DEBOUNCE: Final = 5.0
 SHUTDOWN_TIMEOUT: Final = 3.0
@@ -70,6 +73,8 @@ SYNC_WORKERS: Final = 2
 # at 10); below -10 it gets no gossip from us, below -50 its messages are dropped and its
 # GRAFTs refused. (py-libp2p gates inbound messages at the publish threshold, so the
 # graylist threshold is set equal to it; see the research notes in docs/network.md.)
+# Over-limit gossip costs 1 point per message beyond a tolerance of 20, and refusals of
+# local policy (postage, the strangers' budget) cost nothing: p2psocial/net/scoring.py.
 SCORE_PARAMS: Final = ScoreParams(
     p4_invalid_messages=TopicScoreParams(weight=10.0, cap=100.0, decay=0.9),
     p2_first_message_deliveries=TopicScoreParams(weight=1.0, cap=10.0, decay=0.9),
@@ -131,6 +136,8 @@ class NetworkStatus:
     gossip_received: int
     syncing: tuple[str, ...]
     my_head_seq: int
+    admission: AdmissionStats = field(default_factory=AdmissionStats)
+    """Messages refused for postage, over limits, and strangers let in (p2psocial.admission)."""
 
     def to_json(self) -> dict[str, Any]:
         """As a JSON object."""
@@ -148,6 +155,7 @@ class NetworkStatus:
             "syncing": list(self.syncing),
             "my_head_seq": self.my_head_seq,
             "peers_holding_my_latest": sum(bool(p.holds_my_latest) for p in self.peers),
+            "admission": self.admission.to_json(),
         }
 
 
@@ -235,18 +243,24 @@ class Network:
             score_params=SCORE_PARAMS,
         )
         self._pubsub = Pubsub(self._host, self._gossipsub, strict_signing=True)
+        self._scores = install_scorer(self._pubsub, self._gossipsub)
+        self._admission = Admission(node.distance, config.postage.policy, config.limits)
         self._faults = faults
         if faults is not None:
             faults.install(self._pubsub)
         self._book = PeerBook(node.home / PEERS_FILENAME, config.network.remember_peers)
         self._incidents: dict[ID, _Incidents] = {}
         self._banned: dict[ID, float] = {}
-        self._sync = SyncService(node, self._host, config.sync, self._incident)
+        self._sync = SyncService(
+            node, self._host, config.sync, self._incident, admission=self._admission
+        )
         self._gossip = Gossip(
             node,
             self._pubsub,
             config.gossip,
             config.limits,
+            admission=self._admission,
+            scores=self._scores,
             incident=self._incident,
             on_gap=self._gap,
         )
@@ -333,6 +347,7 @@ class Network:
             gossip_received=self._gossip.received,
             syncing=tuple(p.to_string() for p, r in self._sync.peers.items() if r.running),
             my_head_seq=self._my_head(),
+            admission=self._admission.stats(),
         )
 
     def _my_head(self) -> int:

@@ -4,7 +4,10 @@ One stream per session, on protocol ``/p2psocial/sync/1``. Each frame is an unsi
 length followed by canonical CBOR (at most 2 MiB). The client writes a request and reads
 its response, again and again, then closes. The server answers each request in turn,
 serving at most ``serve_rate`` messages per second to one peer, and ends the session on
-the first malformed frame or after ``timeout`` seconds of silence.
+the first malformed frame or after ``timeout`` seconds of silence. What a session brings
+in is screened by :class:`~p2psocial.admission.Admission` before it is stored: postage
+for every message, the strangers' budget for strangers' (the per-author rate limits are
+gossip's: sync is how a node catches up).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Final
 
 import trio
@@ -24,6 +28,7 @@ from libp2p.network.stream.exceptions import StreamError
 from libp2p.peer.id import ID
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
 
+from ..admission import Admission
 from ..config import SyncConfig
 from ..core import sync as proto
 from ..core.ratelimit import RateLimiter
@@ -57,11 +62,20 @@ class PeerSync:
 class SyncService:
     """Serves sync to peers and runs sync sessions against them."""
 
-    def __init__(self, node: Node, host: IHost, config: SyncConfig, incident: Incident) -> None:
+    def __init__(
+        self,
+        node: Node,
+        host: IHost,
+        config: SyncConfig,
+        incident: Incident,
+        *,
+        admission: Admission,
+    ) -> None:
         self._node = node
         self._host = host
         self._config = config
         self._incident = incident
+        self._admission = admission
         self._serve_limits: RateLimiter[ID] = RateLimiter(
             config.serve_rate, config.serve_rate, max_keys=10_000
         )
@@ -218,7 +232,17 @@ class SyncService:
         return response
 
     async def _store(self, peer: ID, batch: list[bytes]) -> None:
-        results = await self._node.ingest(batch, source="network", allow_gaps=True)
+        admitted = await trio.to_thread.run_sync(
+            partial(
+                self._admission.screen,
+                batch,
+                now=time.monotonic(),
+                now_ms=time.time_ns() // 1_000_000,
+            )
+        )
+        if not admitted:
+            return
+        results = await self._node.ingest(admitted, source="network", allow_gaps=True)
         bad = [r for r in results if r.outcome is Outcome.REJECTED]
         if bad:
             first = bad[0].error
