@@ -95,6 +95,13 @@ def register(sub: Any) -> None:
     p.add_argument("author", nargs="?", help="whose profile to show (default: yours)")
     p.add_argument("--name", help="set your display name")
     p.add_argument("--bio", help="set your bio")
+    p.add_argument(
+        "--automated",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="declare that a program posts for this account (shown as [bot] by every"
+        " reader), or with --no-automated that a person does",
+    )
     json_flag(p)
 
     p = command("timeline", cmd_timeline, "show a feed, newest first or ranked by an algorithm")
@@ -422,11 +429,12 @@ def cmd_unfollow(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    if args.name is not None or args.bio is not None:
+    if args.name is not None or args.bio is not None or args.automated is not None:
         if args.author is not None:
             raise InputError("you can only set your own profile (drop the AUTHOR argument)")
 
-        params = {k: v for k, v in (("name", args.name), ("bio", args.bio)) if v is not None}
+        given = (("name", args.name), ("bio", args.bio), ("automated", args.automated))
+        params = {k: v for k, v in given if v is not None}
         _print_written(_call(args, "profile", params), "profile set:")
         return 0
 
@@ -444,7 +452,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
             )
             return 0
         name = info.name if info and info.name else "(no name)"
-        print(f"{name}  {who}")
+        print(f"{name}{render.BOT if info and info.automated else ''}  {who}")
+        if info and info.automated:
+            print("automated: its profile says a program posts for this account")
         if info and info.bio:
             print(info.bio)
         held = info.held if info else 0

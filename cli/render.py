@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from p2psocial.core.bodies import Kind
 from p2psocial.core.ids import MessageId
@@ -40,6 +40,8 @@ def item_json(item: Item) -> dict[str, Any]:
         "reactions": dict(item.reactions.counts),
         "reposted": item_json(item.reposted) if item.reposted else None,
         "depth": item.depth,
+        "automated": item.automated,
+        "folded": item.folded,
     }
 
 
@@ -53,6 +55,7 @@ def author_json(info: AuthorInfo) -> dict[str, Any]:
         "head_seq": info.head_seq,
         "held": info.held,
         "forked": info.forked,
+        "automated": info.automated,
     }
 
 
@@ -68,12 +71,27 @@ def when(ts_ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts_ms / 1000))
 
 
+BOT: Final = " [bot]"
+"""Follows the name of an author whose profile says a program posts for it."""
+
+
+def folded_note(count: int) -> str:
+    """The line that stands for messages Global left out (:attr:`Item.folded`)."""
+    what = "message" if count == 1 else "messages"
+    return (
+        f"⋯ {count} more {what} from accounts with no trust path to you"
+        " (--feed global:all shows them)"
+    )
+
+
 def item_text(item: Item, *, indent: str = "") -> str:
-    """An item as a few lines of text."""
-    head = f"{item.author_display} · {when(item.ts)} · {item.id.short}"
+    """An item as a few lines of text (after the note of what Global left out before it)."""
+    bot = BOT if item.automated else ""
+    head = f"{item.author_display}{bot} · {when(item.ts)} · {item.id.short}"
     if item.author_name:
-        head = f"{item.author_name} ({item.author.short}) · {when(item.ts)} · {item.id.short}"
-    lines = [head]
+        head = f"{item.author_name}{bot} ({item.author.short}) · {when(item.ts)} · {item.id.short}"
+    lines = [folded_note(item.folded), ""] if item.folded else []
+    lines.append(head)
     if item.kind is Kind.REPLY and item.parent is not None:
         lines.append(f"  ↳ reply to {item.parent.short}")
     if item.deleted:
@@ -83,7 +101,8 @@ def item_text(item: Item, *, indent: str = "") -> str:
         if target is None:
             lines.append(f"  ⟳ reposted {_short(item.target)} (not held)")
         else:
-            lines.append(f"  ⟳ reposted {target.author_display} · {target.id.short}")
+            bot = BOT if target.automated else ""
+            lines.append(f"  ⟳ reposted {target.author_display}{bot} · {target.id.short}")
             lines.extend(f"  │ {line}" for line in (target.text or "").splitlines())
     elif item.text is None:
         lines.append("  [body not held]")
@@ -244,7 +263,7 @@ def author_text(info: AuthorInfo) -> str:
     """An author on one line."""
     flags = " [forked]" if info.forked else ""
     name = info.name or "(no name)"
-    return f"{name}  {info.id}{flags}"
+    return f"{name}{BOT if info.automated else ''}  {info.id}{flags}"
 
 
 def _opt(value: MessageId | None) -> str | None:

@@ -263,8 +263,9 @@ def gather(reader: IndexReader, graph: SocialGraph, sources: Sources, upto: int)
     """
     found: dict[MessageId, Candidate] = {}
     if sources.home:
-        authors = sorted({graph.me, *graph.following}, key=lambda a: a.raw)
-        home = reader.candidates(authors, limit=sources.window, upto=upto, counts=sources.counts)
+        home = reader.home_candidates(
+            graph.me, limit=sources.window, upto=upto, counts=sources.counts
+        )
         for candidate in home:
             found.setdefault(candidate.id, candidate)
     if sources.roots:

@@ -650,44 +650,34 @@ class IndexReader:
         )
         return [AuthorId(key) for (key,) in rows]
 
-    def candidates(
-        self,
-        authors: Sequence[AuthorId],
-        *,
-        limit: int,
-        upto: int,
-        origin: Origin = "home",
-        counts: bool = False,
+    def home_candidates(
+        self, me: AuthorId, *, limit: int, upto: int, counts: bool = False
     ) -> list[Candidate]:
-        """The newest ``limit`` posts, replies and reposts by ``authors``, as candidates.
-
-        Only messages indexed at or before row ``upto`` (:meth:`newest_rowid`) count, so
-        that every page of a ranked feed sees the same candidates. The plan follows the
-        cost rule of :meth:`home`: a newest-first scan when the authors wrote much of the
-        timeline, a gather author by author when they wrote little. With ``counts``,
-        each candidate's replies, reposts and reactions are counted too.
-        """
-        if not authors:
+        """The newest ``limit`` messages of ``me``'s home feed (as :meth:`home` picks them,
+        by the same plan), indexed at or before row ``upto``, as candidates."""
+        me_row = self._author_rowid(me)
+        if me_row is None:
             return []
-        marks = ",".join("?" * len(authors))
-        keys = [a.raw for a in authors]
-        rows = self.query(
-            "SELECT coalesce(sum(held), 0), (SELECT max(rowid) FROM messages) FROM authors"
-            f" WHERE key IN ({marks})",
-            keys,
-        )
-        written, total = rows[0]
-        sparse = written * written < limit * (total or 0)
-        index = "messages_author_timeline" if sparse else "messages_timeline"
+        if self._follows_are_sparse(me_row, limit):
+            index = "messages_author_timeline"
+            authors = (
+                "SELECT ? UNION ALL SELECT followee FROM follows WHERE follower = ? AND active = 1"
+            )
+            where = f"m.author IN ({authors})"
+        else:
+            index = "messages_timeline"
+            where = (
+                "(m.author = ? OR m.author IN"
+                " (SELECT followee FROM follows WHERE follower = ? AND active = 1))"
+            )
         rows = self.query(
             f"SELECT {self._columns(counts)} FROM messages m INDEXED BY {index}"
             " JOIN authors a ON a.rowid = m.author"
-            f" WHERE m.{TIMELINE_KINDS_SQL} AND m.deleted = 0 AND m.rowid <= ?"
-            f" AND m.author IN (SELECT rowid FROM authors WHERE key IN ({marks}))"
+            f" WHERE m.{TIMELINE_KINDS_SQL} AND m.deleted = 0 AND m.rowid <= ? AND {where}"
             " ORDER BY m.ts DESC, m.rowid DESC LIMIT ?",
-            [upto, *keys, limit],
+            [upto, me_row, me_row, limit],
         )
-        return self._candidates(rows, origin, upto, counts)
+        return self._candidates(rows, "home", upto, counts)
 
     def candidates_per_author(
         self,
