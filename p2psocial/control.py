@@ -62,7 +62,8 @@ repost     ``target``                                       ``{"id", "target"}``
 delete     ``target`` (one of the owner's messages)         ``{"id", "target"}``
 follow     ``author``                                       ``{"id", "author"}``
 unfollow   ``author``                                       ``{"id", "author"}``
-profile    ``name``, ``bio`` (at least one)                 ``{"id"}``
+profile    ``name``, ``bio``, ``automated`` (bool; at       ``{"id"}``
+           least one of the three)
 import     ``path`` (absolute)                              ``{"read", "accepted", "duplicates",
                                                             "forks"}``
 export     ``path`` (absolute)                              ``{"count"}``
@@ -698,6 +699,12 @@ class _Params:
             raise self._bad(name, "valid Unicode text") from None
         return value
 
+    def optional_flag(self, name: str) -> bool | None:
+        value = self._get(name)
+        if value is not None and not isinstance(value, bool):
+            raise self._bad(name, "true or false")
+        return value
+
     def authors(self, name: str) -> list[AuthorId] | None:
         value = self._get(name)
         if value is None:
@@ -875,10 +882,11 @@ async def _unfollow(call: _Call) -> dict[str, Any]:
 async def _profile(call: _Call) -> dict[str, Any]:
     name = call.params.optional_text("name")
     bio = call.params.optional_text("bio")
+    automated = call.params.optional_flag("automated")
     call.params.done()
-    if name is None and bio is None:
-        raise InputError("give a name, a bio or both to set")
-    message = await call.node.set_profile(name=name, bio=bio)
+    if name is None and bio is None and automated is None:
+        raise InputError("give a name, a bio or the automated flag to set")
+    message = await call.node.set_profile(name=name, bio=bio, automated=automated)
     return {"id": str(message.id)}
 
 

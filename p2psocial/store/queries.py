@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +25,14 @@ from .schema import CODE_KINDS, KIND_CODES, TIMELINE_KINDS_SQL
 
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 1000
+UNTRUSTED_SHARE: Final = 10
+"""Global gives at most one item in this many (rounded up) to authors with no trust path
+to its reader (more than two follows away): 5 of a page of 50."""
+UNTRUSTED_PER_AUTHOR: Final = 2
+"""And at most this many of a page to any one of them."""
+UNTRUSTED_SCAN: Final = 20
+"""Global reads at most this many times ``limit`` messages for one page; what is left is
+for the next page."""
 
 _IdT = TypeVar("_IdT", AuthorId, MessageId)
 
@@ -90,6 +99,12 @@ class Item:
     depth: int = 0
     """In a thread, how deep below the root."""
     cursor: Cursor = (0, 0)
+    automated: bool = False
+    """The author's profile declares that a program posts for this account."""
+    folded: int = 0
+    """In Global (:meth:`IndexReader.global_feed`): how many messages of authors with no
+    trust path to the reader were left out just before this item (newer than it, older
+    than the item shown before it). The feed ``global:all`` shows them."""
 
     @property
     def author_display(self) -> str:
@@ -138,7 +153,7 @@ class Notification:
 _ITEM_COLUMNS: Final = (
     "m.rowid, m.id, a.key, a.name, m.seq, m.ts, m.kind,"
     " CASE WHEN a.blocked THEN NULL ELSE m.text END, m.root, m.parent,"
-    " m.target, m.has_body, m.deleted"
+    " m.target, m.has_body, m.deleted, a.automated"
 )
 _FROM: Final = "FROM messages m JOIN authors a ON a.rowid = m.author"
 
@@ -199,8 +214,8 @@ class IndexReader:
         name, _, arg = feed.partition(":")
         if name == "home" and not arg:
             return self.home(me, limit=limit, before=before)
-        if name == "global" and not arg:
-            return self.global_feed(limit=limit, before=before)
+        if name == "global" and arg in ("", "all"):
+            return self.global_feed(None if arg else me, limit=limit, before=before)
         if name == "author" and arg:
             return self.author_feed(self.resolve_author(arg), limit=limit, before=before)
         if name == "tag" and arg:
@@ -247,10 +262,78 @@ class IndexReader:
         return bool(followed * followed < limit * (total or 0))
 
     def global_feed(
-        self, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
+        self,
+        me: AuthorId | None = None,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        before: Cursor | None = None,
     ) -> list[Item]:
-        """Posts, replies and reposts by every author held."""
-        return self._timeline("1", [], limit, before, index="messages_timeline")
+        """Posts, replies and reposts by every author held, newest first.
+
+        Given its reader ``me`` (who follows someone), authors with no trust path to
+        ``me`` (more than two follows away, keys never followed by anyone ``me`` knows)
+        get at most one item in :data:`UNTRUSTED_SHARE` of a page, and at most
+        :data:`UNTRUSTED_PER_AUTHOR` each; the rest are left out and counted on the next
+        item shown (:attr:`Item.folded`). So a flood of fresh keys, which the strangers'
+        budget already bounds in total, takes at most a tenth of Global, and the page says
+        how much it left out. Without ``me``, or before ``me`` follows anyone (then there
+        is no trust to go by), nothing is left out.
+        """
+        limit = _check_limit(limit)
+        me_row = None if me is None else self._author_rowid(me)
+        if me_row is None or not self.query(
+            "SELECT 1 FROM follows WHERE follower = ? AND active = 1 LIMIT 1", [me_row]
+        ):
+            return self._timeline("1", [], limit, before, index="messages_timeline")
+        return self._global_with_trust(me_row, limit, before)
+
+    def _global_with_trust(self, me_row: int, limit: int, before: Cursor | None) -> list[Item]:
+        room = -(-limit // UNTRUSTED_SHARE)
+        per_author: Counter[AuthorId] = Counter()
+        trusted: dict[AuthorId, bool] = {}
+        shown: list[Item] = []
+        folded = 0
+        scanned = 0
+        chunk = min(MAX_LIMIT, 2 * limit)
+        cursor = before
+        while len(shown) < limit and scanned < UNTRUSTED_SCAN * limit:
+            items = self._timeline("1", [], chunk, cursor, index="messages_timeline")
+            trusted.update(self._trust_paths(me_row, {i.author for i in items} - trusted.keys()))
+            for item in items:
+                scanned += 1
+                cursor = item.cursor
+                if not trusted[item.author]:
+                    if room == 0 or per_author[item.author] == UNTRUSTED_PER_AUTHOR:
+                        folded += 1
+                        continue
+                    room -= 1
+                    per_author[item.author] += 1
+                shown.append(replace(item, folded=folded))
+                folded = 0
+                if len(shown) == limit:
+                    break
+            if len(items) < chunk:
+                break
+        # Anything left out after the last item shown is met again by the next page.
+        return shown
+
+    def _trust_paths(self, me_row: int, authors: set[AuthorId]) -> dict[AuthorId, bool]:
+        """Whether each author is within two follows of ``me_row``: ``me``, followed by
+        ``me``, or followed by someone ``me`` follows (one index lookup per follower)."""
+        if not authors:
+            return {}
+        marks = ",".join("?" * len(authors))
+        rows = self.query(
+            f"SELECT a.key FROM authors a WHERE a.key IN ({marks}) AND (a.rowid = ?"
+            " OR EXISTS (SELECT 1 FROM follows f WHERE f.follower = ? AND f.followee = a.rowid"
+            " AND f.active = 1)"
+            " OR EXISTS (SELECT 1 FROM follows f2 JOIN follows f1 ON f1.follower = ?"
+            " AND f1.followee = f2.follower AND f1.active = 1"
+            " WHERE f2.followee = a.rowid AND f2.active = 1))",
+            [*(a.raw for a in authors), me_row, me_row, me_row],
+        )
+        found = {AuthorId(row[0]) for row in rows}
+        return {a: a in found for a in authors}
 
     def author_feed(
         self, author: AuthorId, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
@@ -857,7 +940,7 @@ def _opt_id(raw: bytes | None) -> MessageId | None:
 
 
 def _item(row: Any) -> Item:
-    rowid, mid, key, name, seq, ts, code, text, root, parent, target, has_body, deleted = row
+    rowid, mid, key, name, seq, ts, code, text, root, parent, target, has_body, deleted = row[:13]
     return Item(
         id=MessageId(mid),
         author=AuthorId(key),
@@ -872,6 +955,7 @@ def _item(row: Any) -> Item:
         has_body=bool(has_body),
         deleted=bool(deleted),
         cursor=(ts, rowid),
+        automated=bool(row[13]),
     )
 
 
