@@ -11,6 +11,10 @@ over-limit one a little, and a refusal of local policy (postage, the strangers' 
 at all (:mod:`p2psocial.net.scoring`). Stores are batched: concurrent validators share one
 fsync.
 
+A blocked author's message (docs/moderation.md) is taken before gossipsub sees it: stored
+(the store keeps its header only) and not forwarded, without counting against the peer
+that relayed it; a block also clears that author's messages from gossipsub's cache.
+
 Publishing goes through a paced queue, because py-libp2p drops silently once 32 messages
 wait for one peer. Each own message is published, or, with no peer subscribed, left for
 sync; the log says which.
@@ -30,6 +34,7 @@ from libp2p.pubsub.pubsub import Pubsub
 
 from ..admission import Admission, Verdict, peek
 from ..config import GossipConfig, LimitsConfig
+from ..core.bodies import Kind
 from ..core.ids import AuthorId
 from ..core.message import Message, decode_message
 from ..core.ratelimit import RateLimiter
@@ -116,6 +121,9 @@ class Gossip:
         self.published = 0
         self.left_for_sync = 0
         self.received = 0
+        self.kept_back = 0
+        """Messages of blocked authors stored (headers only) and not forwarded."""
+        self._keep_back_blocked()
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Subscribe, validate and publish until cancelled."""
@@ -126,6 +134,76 @@ class Gossip:
             nursery.start_soon(self._drain, subscription)
             task_status.started()
             await self._publish_loop(events)
+
+    def _keep_back_blocked(self) -> None:
+        """Put :meth:`_kept_back` in front of gossipsub's handling of each peer's message.
+
+        A topic validator can only accept a message (gossipsub then forwards it) or reject
+        it (and score the peer that relayed it down). Relaying a blocked author is no fault
+        of the peer, and forwarding it is what this node's owner asked it not to do.
+        """
+        deliver = self._pubsub.push_msg
+        me = self._pubsub.my_id
+
+        async def push_msg(forwarder: ID, msg: rpc_pb2.Message) -> None:
+            if (
+                forwarder == me
+                or not self._node.blocked
+                or not await self._kept_back(forwarder, msg)
+            ):
+                await deliver(forwarder, msg)
+
+        # py-libp2p looks the method up on the instance for every message it reads.
+        setattr(self._pubsub, "push_msg", push_msg)  # noqa: B010 - mypy refuses method assignment
+
+    async def _kept_back(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
+        """Store a blocked author's message here, header only, and mark it seen so that
+        gossipsub neither forwards nor asks for it again. False: not a blocked author's
+        (or not decodable: the validator refuses it and scores the peer)."""
+        try:
+            unchecked = decode_message(msg.data, check_signature=False)
+        except ValidationError:
+            return False
+        if unchecked.author not in self._node.blocked:
+            return False
+        seen = self._pubsub.seen_messages
+        key = self._pubsub.get_message_id(msg)
+        if seen.has(key):
+            return True
+        seen.add(key)
+        try:
+            message = decode_message(
+                msg.data,
+                now_ms=time.time_ns() // 1_000_000,
+                max_skew_ms=int(self._limits.clock_skew * 1000),
+            )
+        except ValidationError as exc:
+            self._incident(forwarder, exc.code, str(exc))
+            return True
+        result = await self._batcher.store(message)
+        if result.outcome is Outcome.REJECTED:
+            code = result.error.code if result.error else "rejected"
+            self._incident(forwarder, code, str(result.error))
+        else:
+            self.kept_back += 1
+            log.debug("gossip: kept back %s of blocked %s", message.id.short, message.author.short)
+        return True
+
+    def _forget_blocked(self) -> None:
+        """Drop blocked authors' messages from gossipsub's cache of recent messages, from
+        which it would still push them to a newly subscribed peer or answer an IWANT."""
+        cache = getattr(self._pubsub.router, "mcache", None)
+        if cache is None:
+            return
+        blocked = self._node.blocked
+        for key, msg in list(cache.msgs.items()):
+            try:
+                author = decode_message(msg.data, check_signature=False).author
+            except ValidationError:
+                continue
+            if author in blocked:
+                del cache.msgs[key]
+                log.debug("gossip: dropped a message of blocked %s from the cache", author.short)
 
     def peers(self) -> set[ID]:
         """Peers subscribed to the topic."""
@@ -200,6 +278,8 @@ class Gossip:
             if not isinstance(event, NewMessage) or event.source != "local":
                 continue
             message = event.message
+            if message.kind is Kind.BLOCK:
+                self._forget_blocked()
             peers = len(self.peers())
             if not self._own.allow(self._node.me, time.monotonic()):
                 # Peers would refuse it as over the author limit (and blame us): sync
