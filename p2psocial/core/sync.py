@@ -5,7 +5,8 @@ followed author, or to fill a gap that gossip left. It runs over one libp2p stre
 request/response pairs of canonical CBOR maps (docs/protocol.md, "Sync"), in three steps:
 
 1. **Digests.** Both sides summarise their per-author *frontiers* (author, head seq, head
-   id, number of messages held) over ranges of the author-id space. Equal digests mean
+   id, number of messages held, a fingerprint of which seqs are held) over ranges of the
+   author-id space. Equal digests mean
    nothing to do: two equal stores agree in one round trip, whatever their size. A range
    whose digests differ is split into 16 and compared again, until it is small.
 2. **Frontiers.** For small differing ranges the client fetches the peer's entries and
@@ -25,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -62,6 +63,34 @@ Range = tuple[bytes, bytes | None]
 FULL_RANGE: Final[Range] = (_LOW, None)
 
 
+FINGERPRINT_BYTES: Final = 8
+_FINGERPRINT_MASK: Final = (1 << (8 * FINGERPRINT_BYTES)) - 1
+
+
+def seq_fingerprint(seq: int) -> int:
+    """One seq's share of a held-set fingerprint: BLAKE2b-64 of the seq as 8 bytes."""
+    return int.from_bytes(hashlib.blake2b(seq.to_bytes(8, "big"), digest_size=8).digest(), "big")
+
+
+def held_fingerprint(seqs: Iterable[int]) -> bytes:
+    """The fingerprint of a set of held seqs: the XOR of their :func:`seq_fingerprint`.
+
+    XOR makes it cheap to keep up to date (one XOR per message stored, in any order), and
+    two nodes holding the same count of an author's seqs but different ones (different
+    holes) have different fingerprints, so their digests differ and they fill each other's
+    holes.
+    """
+    value = 0
+    for seq in seqs:
+        value ^= seq_fingerprint(seq)
+    return value.to_bytes(FINGERPRINT_BYTES, "big")
+
+
+def fingerprint_bytes(value: int) -> bytes:
+    """A fingerprint kept as a signed 64-bit integer (SQLite's), as its 8 bytes."""
+    return (value & _FINGERPRINT_MASK).to_bytes(FINGERPRINT_BYTES, "big")
+
+
 @dataclass(frozen=True, slots=True)
 class Frontier:
     """What a node holds of one author."""
@@ -71,10 +100,20 @@ class Frontier:
     head_id: bytes
     held: int
     """How many of seqs 1..head_seq are held."""
+    fingerprint: bytes = b""
+    """:func:`held_fingerprint` of the held seqs; may be left out when none is missing
+    (``held == head_seq``), and is then computed."""
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            if self.held != self.head_seq:
+                raise ValueError("a frontier with holes needs its fingerprint")
+            complete = held_fingerprint(range(1, self.head_seq + 1))
+            object.__setattr__(self, "fingerprint", complete)
 
     def to_value(self) -> list[canonical.Value]:
-        """The CBOR array form ``[author, head_seq, head_id, held]``."""
-        return [self.author, self.head_seq, self.head_id, self.held]
+        """The CBOR array form ``[author, head_seq, head_id, held, fingerprint]``."""
+        return [self.author, self.head_seq, self.head_id, self.held, self.fingerprint]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +220,7 @@ class DigestResponse:
 
 @dataclass(frozen=True, slots=True)
 class FrontierResponse:
-    """``{"entries": [[author, head_seq, head_id, held], ...], "more": bool}``."""
+    """``{"entries": [[author, head_seq, head_id, held, fingerprint], ...], "more": bool}``."""
 
     entries: tuple[Frontier, ...]
     more: bool
@@ -585,8 +624,11 @@ class SyncClient:
             # Two heads for one seq: fetch theirs as fork evidence.
             self._wants.append(_Want(theirs.author, head, head, held_by_peer=head))
         # They surely hold some of my gaps if, even counting every message they have
-        # beyond my head, they hold more below it than I do.
-        if theirs.held - max(0, theirs.head_seq - mine.head_seq) > mine.held:
+        # beyond my head, they hold more below it than I do; and they hold some when our
+        # heads agree and we hold as many or fewer but not the same seqs.
+        surely = theirs.held - max(0, theirs.head_seq - mine.head_seq) > mine.held
+        other_holes = head == mine.head_seq and theirs.fingerprint != mine.fingerprint
+        if (surely or other_holes) and mine.held < mine.head_seq:
             upto = min(mine.head_seq, theirs.head_seq)
             for first, last in reversed(self.local.missing(theirs.author, upto)):
                 self._wants.append(_Want(theirs.author, first, last))
@@ -649,14 +691,16 @@ def _parse_ranges(value: canonical.Value) -> tuple[Range, ...]:
 
 
 def _parse_frontier(item: canonical.Value) -> Frontier:
-    if not (isinstance(item, list) and len(item) == 4):
-        raise DecodeError("a frontier entry is [author, head_seq, head_id, held]")
-    author, head_seq, head_id, held = item
+    if not (isinstance(item, list) and len(item) == 5):
+        raise DecodeError("a frontier entry is [author, head_seq, head_id, held, fingerprint]")
+    author, head_seq, head_id, held, fingerprint = item
     if not (_is_id(author) and _is_id(head_id) and _is_uint(head_seq) and _is_uint(held)):
         raise DecodeError("a frontier entry has a wrong type")
+    if not (isinstance(fingerprint, bytes) and len(fingerprint) == FINGERPRINT_BYTES):
+        raise DecodeError(f"a frontier fingerprint is {FINGERPRINT_BYTES} bytes")
     if not 1 <= held <= head_seq:  # type: ignore[operator]
         raise DecodeError("a frontier entry must have 1 <= held <= head_seq")
-    return Frontier(author, head_seq, head_id, held)  # type: ignore[arg-type]
+    return Frontier(author, head_seq, head_id, held, fingerprint)  # type: ignore[arg-type]
 
 
 def _in_range(author: bytes, rng: Range) -> bool:

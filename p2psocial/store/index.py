@@ -31,6 +31,7 @@ from ..core.bodies import (
 from ..core.chain import ChainView, Verdict, check_chain
 from ..core.ids import AuthorId, MessageId
 from ..core.message import Message
+from ..core.sync import seq_fingerprint
 from ..core.text import extract_tags
 from ..errors import ChainError
 from .schema import (
@@ -350,10 +351,11 @@ class IndexWriter:
         rowid = cursor.lastrowid
         head = self._heads.get(author)
         if head is None:
-            self._heads[author] = [message.seq, 1]
+            self._heads[author] = [message.seq, 1, seq_fingerprint(message.seq)]
         else:
             head[0] = max(head[0], message.seq)
             head[1] += 1
+            head[2] ^= seq_fingerprint(message.seq)
         if deleted or body is None:
             return
         match body:
@@ -486,10 +488,12 @@ class IndexWriter:
         )
 
     def _flush_heads(self) -> None:
-        """Write the authors' new head seqs and counts: one update per author per batch."""
+        """Write the authors' new head seqs, counts and held-set fingerprints: one update
+        per author per batch. (SQLite has no XOR: a ^ b = (a | b) & ~(a & b).)"""
         self._conn.executemany(
-            "UPDATE authors SET head_seq = max(head_seq, ?), held = held + ? WHERE rowid = ?",
-            [(seq, n, row) for row, (seq, n) in self._heads.items()],
+            "UPDATE authors SET head_seq = max(head_seq, ?1), held = held + ?2,"
+            " held_fp = (held_fp | ?3) & ~(held_fp & ?3) WHERE rowid = ?4",
+            [(seq, n, _signed64(fp), row) for row, (seq, n, fp) in self._heads.items()],
         )
         self._heads.clear()
 
@@ -520,6 +524,11 @@ class IndexWriter:
             )
             conn.execute("DELETE FROM mentions WHERE msg = ?", (rowid,))
         conn.execute("UPDATE messages SET deleted = 1, text = NULL WHERE rowid = ?", (rowid,))
+
+
+def _signed64(value: int) -> int:
+    """An unsigned 64-bit value as the signed integer SQLite stores."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _read_owner(conn: sqlite3.Connection) -> bytes | None:

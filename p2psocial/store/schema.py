@@ -10,7 +10,7 @@ from typing import Final
 
 from ..core.bodies import Kind
 
-INDEX_VERSION: Final = 4
+INDEX_VERSION: Final = 5
 
 KIND_CODES: Final[dict[Kind, int]] = {
     Kind.POST: 1,
@@ -59,6 +59,7 @@ CREATE TABLE authors (
     profile_seq INTEGER NOT NULL DEFAULT 0, -- seq of the profile message in effect
     head_seq    INTEGER NOT NULL DEFAULT 0, -- highest seq held
     held        INTEGER NOT NULL DEFAULT 0, -- number of seqs held (head_seq - held = gaps)
+    held_fp     INTEGER NOT NULL DEFAULT 0, -- XOR of the held seqs' fingerprints (core.sync)
     forked      INTEGER NOT NULL DEFAULT 0,
     automated   INTEGER NOT NULL DEFAULT 0, -- the profile in effect declares a program posts
     blocked     INTEGER NOT NULL DEFAULT 0  -- the home's owner blocks this author (meta 'owner')

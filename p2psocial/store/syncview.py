@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..core.message import decode_message
-from ..core.sync import Frontier, Range
+from ..core.sync import Frontier, Range, fingerprint_bytes
 from .log import Log
 from .queries import IndexReader
 
@@ -23,7 +23,7 @@ class StoreView:
         """Entries in ``rng`` with author > ``after``, sorted by author, at most ``limit``."""
         low, high = rng
         sql = (
-            "SELECT a.key, a.head_seq, m.id, a.held FROM authors a JOIN messages m"
+            "SELECT a.key, a.head_seq, m.id, a.held, a.held_fp FROM authors a JOIN messages m"
             " ON m.author = a.rowid AND m.seq = a.head_seq WHERE a.held > 0 AND a.key >= ?"
         )
         params: list[object] = [low]
@@ -34,7 +34,10 @@ class StoreView:
             sql += " AND a.key > ?"
             params.append(after)
         rows = self._reader.query(sql + " ORDER BY a.key LIMIT ?", [*params, limit])
-        return [Frontier(key, head, head_id, held) for key, head, head_id, held in rows]
+        return [
+            Frontier(key, head, head_id, held, fingerprint_bytes(fp))
+            for key, head, head_id, held, fp in rows
+        ]
 
     def frontier(self, author: bytes) -> Frontier | None:
         """One author's entry, if any of their messages is held."""

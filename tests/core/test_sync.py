@@ -26,6 +26,7 @@ from p2psocial.core.sync import (
     decode_request,
     decode_response,
     digest_of,
+    held_fingerprint,
     encode_request,
     encode_response,
     split_range,
@@ -51,7 +52,7 @@ class MemoryView:
         if not seqs:
             return None
         head = max(seqs)
-        return Frontier(author, head, seqs[head].id.raw, len(seqs))
+        return Frontier(author, head, seqs[head].id.raw, len(seqs), held_fingerprint(seqs))
 
     def frontiers(self, rng: Range, *, after: bytes | None, limit: int) -> list[Frontier]:
         keys = sorted(
@@ -236,11 +237,48 @@ def test_digest_depends_on_every_field() -> None:
     base = Frontier(b"\x01" * 32, 5, b"\x02" * 32, 5)
     variants = [
         Frontier(b"\x03" * 32, 5, b"\x02" * 32, 5),
-        Frontier(b"\x01" * 32, 6, b"\x02" * 32, 5),
+        Frontier(b"\x01" * 32, 6, b"\x02" * 32, 5, held_fingerprint([1, 2, 3, 4, 6])),
         Frontier(b"\x01" * 32, 5, b"\x04" * 32, 5),
-        Frontier(b"\x01" * 32, 5, b"\x02" * 32, 4),
+        Frontier(b"\x01" * 32, 5, b"\x02" * 32, 4, held_fingerprint([1, 2, 3, 5])),
+        Frontier(b"\x01" * 32, 5, b"\x02" * 32, 4, held_fingerprint([1, 2, 4, 5])),
     ]
-    assert len({digest_of([v]).hash for v in [base, *variants]}) == 5
+    assert len({digest_of([v]).hash for v in [base, *variants]}) == 6
+
+
+def test_held_fingerprint_is_a_set_hash() -> None:
+    assert held_fingerprint([3, 1, 2]) == held_fingerprint([1, 2, 3])
+    assert held_fingerprint([1, 2, 3]) != held_fingerprint([1, 2, 4])
+    assert held_fingerprint([]) == bytes(8)
+    # A complete chain's fingerprint is what a frontier without holes defaults to.
+    assert Frontier(b"\x01" * 32, 3, b"\x02" * 32, 3).fingerprint == held_fingerprint([1, 2, 3])
+    with pytest.raises(ValueError, match="needs its fingerprint"):
+        Frontier(b"\x01" * 32, 3, b"\x02" * 32, 2)
+
+
+def test_different_holes_with_equal_counts_are_filled_both_ways() -> None:
+    """Same head, same number held, different holes: the fingerprints tell them apart."""
+    [alice] = network(1, 20)
+    a, b = MemoryView(), MemoryView()
+    for message in alice.messages:
+        if message.seq != 11:
+            a.add(message.to_bytes())
+        if message.seq != 12:
+            b.add(message.to_bytes())
+    run_sync(a, b)
+    run_sync(b, a)
+    assert a.missing(alice.author.raw, 20) == []
+    assert b.missing(alice.author.raw, 20) == []
+
+
+def test_holes_the_peer_shares_cost_nothing_once_equal() -> None:
+    [alice] = network(1, 20)
+    a, b = MemoryView(), MemoryView()
+    for message in alice.messages:
+        if message.seq != 11:
+            a.add(message.to_bytes())
+            b.add(message.to_bytes())
+    client = run_sync(a, b)
+    assert client.stats.requests == 1  # equal digests: nobody can fill seq 11
 
 
 @pytest.mark.parametrize(

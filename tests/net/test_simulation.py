@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
 import trio
 from libp2p.peer.id import ID
 
@@ -116,14 +115,6 @@ async def test_a_peer_met_while_running_is_redialled_after_a_partition(tmp_path:
             assert [str(p) for p in b.connected_peers()] == [a.peer_id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a frontier carries an author's head and how many seqs are held, not which:"
-        " two nodes with the same head and the same count but different holes have equal"
-        " digests, and neither ever fetches the other's message (docs/protocol.md 9)"
-    ),
-)
 async def test_two_nodes_with_different_holes_in_one_chain_fill_each_others(
     tmp_path: Path,
 ) -> None:

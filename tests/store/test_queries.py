@@ -238,3 +238,27 @@ def test_block_and_list_messages_are_stored_and_counted_as_held(tmp_path: Path) 
         assert store.reader.global_feed() == []  # none of them is a timeline item
     finally:
         store.close()
+
+
+def test_sync_frontier_fingerprints_the_held_seqs_in_any_order(tmp_path: Path) -> None:
+    """The index keeps each author's held-set fingerprint as messages arrive, in batches
+    and out of order, equal to computing it from scratch (and across a reindex)."""
+    from p2psocial.core.sync import held_fingerprint  # noqa: PLC0415
+
+    alice = ChainBuilder(1)
+    alice.extend(30)
+    wire = alice.wire()
+    store = Store.open(tmp_path / "home")
+    try:
+        store.ingest(wire[20:25])
+        store.ingest([wire[3], wire[29], wire[0]])
+        store.ingest(wire[10:12])
+        held = {4, 30, 1, 11, 12, *range(21, 26)}
+        frontier = store.sync_view().frontier(alice.author.raw)
+        assert frontier is not None
+        assert (frontier.head_seq, frontier.held) == (30, len(held))
+        assert frontier.fingerprint == held_fingerprint(held)
+        store.reindex()
+        assert store.sync_view().frontier(alice.author.raw) == frontier
+    finally:
+        store.close()
