@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -41,6 +41,7 @@ from tests.net.hostile import running_hostile
 from .byzantine import Byzantine
 from .meter import ByteMeter, CpuByNode
 from .plan import Attack, Partition, Plan, Post, Restart
+from .settings import sim_toml
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -49,57 +50,8 @@ LOOPBACK: Final = "/ip4/127.0.0.1/tcp/0"
 SETUP_TIMEOUT: Final = 60.0
 CHECK_EVERY: Final = 0.25
 AUTHOR_SEED_BASE: Final = 5_000_000
-AUTHOR_RATE: Final = 10.0
-"""Messages per second one author may gossip (the default, 2, is for people; the
-simulation's extra authors are many, hosted by few nodes)."""
 
 log = logging.getLogger(__name__)
-
-
-OPEN_ADMISSION: Final = {
-    "limits": {"stranger_rate": 10_000.0, "stranger_burst": 100_000},
-    "postage": {"followed": 0, "second": 0, "stranger": 0, "stamp": 4},
-}
-"""Admission's defences (postage, the strangers' budget) off, as in the network tests
-(tests/net/harness.py), where this version of the node has them: the simulation is about
-what gets through to the store (forks, floods, holes) and how sync repairs it."""
-
-
-def sim_toml(
-    *,
-    sync_interval: float,
-    serve_rate: float | None = None,
-    network: dict[str, Any] | None = None,
-) -> str:
-    """``HOME/config.toml`` for a simulated node: a shorter background sync, a higher author
-    rate, optionally slow serving and a network section, and admission's defences off
-    (only the settings this version of the node knows are written)."""
-    sections: dict[str, dict[str, Any]] = {
-        "network": network or {},
-        "sync": {"interval": sync_interval} | ({"serve_rate": serve_rate} if serve_rate else {}),
-        "limits": {"author_rate": AUTHOR_RATE},
-    }
-    for name, values in OPEN_ADMISSION.items():
-        section = getattr(DEFAULTS, name, None)
-        if section is not None:
-            known = {f.name for f in fields(section)}
-            sections.setdefault(name, {}).update({k: v for k, v in values.items() if k in known})
-    lines = []
-    for name, values in sections.items():
-        if values:
-            lines.append(f"[{name}]")
-            lines.extend(f"{key} = {_toml(value)}" for key, value in values.items())
-    return "\n".join(lines) + "\n"
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return repr(value)
 
 
 @dataclass
@@ -599,4 +551,4 @@ def run_simulation(
     return trio.run(partial(simulate, quiet=quiet, cpu_by_node=cpu_by_node), plan, work)
 
 
-__all__ = ["NodeReport", "SimResult", "run_simulation", "sim_toml", "simulate"]
+__all__ = ["NodeReport", "SimResult", "run_simulation", "simulate"]

@@ -43,8 +43,9 @@ from p2psocial.node import init_home
 from tests.net.hostile import running_hostile
 
 from .byzantine import Byzantine
-from .cluster import HELD_SQL, Row, agreement, sim_toml
+from .cluster import HELD_SQL, Row, agreement
 from .plan import ATTACKS
+from .settings import sim_toml
 
 START_TIMEOUT: Final = 30.0
 CHECK_EVERY: Final = 0.5
