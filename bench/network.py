@@ -13,7 +13,8 @@ multicast beyond loopback is not allowed on the benchmark machine. Every wait is
   message delivered by gossip alone (periodic sync off, publishing after the connect-time
   sync);
 - ``net.backfill.*``: an empty node syncing a corpus from one peer, beside the local
-  ``Store.ingest`` rate of the same messages (batches of 512);
+  ``Store.ingest`` rate of the same messages (batches of 512), and in MB/s beside a raw
+  libp2p stream;
 - ``net.sync_equal.*``: one sync session between two equal stores, in process
   (``SyncClient`` against ``answer``): round trips and bytes.
 """
@@ -39,14 +40,15 @@ import trio
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 
-from p2psocial.config import DEFAULTS, Config
+from p2psocial.config import CONFIG_FILENAME, DEFAULTS, Config
 from p2psocial.core import sync as proto
 from p2psocial.core.ids import MessageId
 from p2psocial.net.network import Network
 from p2psocial.node import NewMessage, Node, init_home, open_node
 from p2psocial.store.store import Store
 
-from .report import Entry, Target
+from .report import Anchor, Entry, Target
+from .sim.settings import open_admission, sim_toml
 from .timing import Latency
 
 if TYPE_CHECKING:
@@ -71,14 +73,19 @@ ROUND_TRIP_TARGET: Final = Target("<=", 1.0)
 
 def bench_config(*, publish_rate: float = 20.0, author_rate: float = 2.0) -> Config:
     """Defaults with periodic sync off (1 h): what arrives within a run came by gossip,
-    by the connect-time sync or by a gap-triggered one."""
-    return replace(
-        DEFAULTS,
-        sync=replace(DEFAULTS.sync, interval=3600.0),
-        gossip=replace(DEFAULTS.gossip, publish_rate=publish_rate),
-        limits=replace(
-            DEFAULTS.limits, author_rate=author_rate, author_burst=max(60, int(author_rate * 2))
-        ),
+    by the connect-time sync or by a gap-triggered one. Admission's postage is off, as in
+    the network tests (bench/sim/settings.py): these figures are about the network."""
+    return open_admission(
+        replace(
+            DEFAULTS,
+            sync=replace(DEFAULTS.sync, interval=3600.0),
+            gossip=replace(DEFAULTS.gossip, publish_rate=publish_rate),
+            limits=replace(
+                DEFAULTS.limits,
+                author_rate=author_rate,
+                author_burst=max(60, int(author_rate * 2)),
+            ),
+        )
     )
 
 
@@ -107,6 +114,8 @@ async def running_peer(home: Path, config: Config) -> AsyncIterator[Peer]:
     network runs inside the open node, so it has stopped before the node closes."""
     if not (home / "identity.json").exists():
         init_home(home, passphrase=None)
+        # What the node pays on its own posts (the rest of the settings come from config).
+        (home / CONFIG_FILENAME).write_text(sim_toml(author_rate=None))
     async with open_node(home) as node, trio.open_nursery() as nursery:
         net = Network(node, config, listen=[LOOPBACK], peers=(), mdns=False)
         await nursery.start(net.run)
@@ -220,12 +229,17 @@ def mesh_edges(count: int) -> list[tuple[int, int]]:
     return ring + chords
 
 
-def propagation(work: Path, *, nodes: int, posts: int, rate: float) -> list[Entry]:
-    """Publish ``posts`` from node 0 at ``rate``/s; arrival latency and delivery at the rest."""
+def propagation(
+    work: Path, *, nodes: int, posts: int, rate: float
+) -> tuple[list[Entry], list[float]]:
+    """Publish ``posts`` from node 0 at ``rate``/s; arrival latency and delivery at the rest,
+    and every latency sample (seconds, for the report's plot)."""
     return trio.run(_propagation, work, nodes, posts, rate)
 
 
-async def _propagation(work: Path, nodes: int, posts: int, rate: float) -> list[Entry]:
+async def _propagation(
+    work: Path, nodes: int, posts: int, rate: float
+) -> tuple[list[Entry], list[float]]:
     config = bench_config(publish_rate=max(20.0, rate * 2), author_rate=rate * 2)
     edges = mesh_edges(nodes)
     async with cluster(work / "propagation", nodes, config) as peers:
@@ -281,7 +295,7 @@ async def _propagation(work: Path, nodes: int, posts: int, rate: float) -> list[
             anchor=echo,
             target=PROPAGATION_TARGET,
         ),
-    ]
+    ], latencies
 
 
 def _p(values: Sequence[float], q: float) -> float:
@@ -472,12 +486,16 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str, step: float 
         time.sleep(step)
 
 
-def processes(work: Path, *, samples: int, timeout: float = 15.0) -> list[Entry]:
-    """``samples`` posts on a, each timed from the CLI returning to c's index holding it."""
+def processes(
+    work: Path, *, samples: int, timeout: float = 15.0
+) -> tuple[list[Entry], list[float]]:
+    """``samples`` posts on a, each timed from the CLI returning to c's index holding it;
+    the entries, and every a-to-c sample (seconds)."""
     homes = [work / "processes" / name for name in ("a", "b", "c")]
     for home in homes:
         home.parent.mkdir(parents=True, exist_ok=True)
         _cli(home, "init", "--no-passphrase")
+        (home / CONFIG_FILENAME).write_text(sim_toml(author_rate=None))
     hops: list[float] = []
     from_call: list[float] = []
     from_return: list[float] = []
@@ -520,14 +538,22 @@ def processes(work: Path, *, samples: int, timeout: float = 15.0) -> list[Entry]
     return [
         Entry("net.process.p50", lat.p50, "ms", params=params),
         Entry("net.process.p99", lat.p99, "ms", target=PROPAGATION_TARGET),
-    ]
+    ], hops
 
 
 # --- 4. backfill from one peer, beside local ingest ------------------------------------------
 
 
-def backfill(work: Path, messages: Sequence[bytes], *, timeout: float = 180.0) -> list[Entry]:
-    """Node A holds ``messages``; an empty node B connects; time until B holds them all."""
+def backfill(
+    work: Path,
+    messages: Sequence[bytes],
+    *,
+    stream: Anchor | None = None,
+    timeout: float = 180.0,
+) -> list[Entry]:
+    """Node A holds ``messages``; an empty node B connects; time until B holds them all.
+    The rate is also given in MB/s of message bytes, beside ``stream`` (a libp2p stream's
+    throughput) when given."""
     home_a = work / "backfill-a"
     init_home(home_a, passphrase=None)
     store = Store.open(home_a)
@@ -550,10 +576,18 @@ def backfill(work: Path, messages: Sequence[bytes], *, timeout: float = 180.0) -
     seconds, stats = trio.run(_backfill, work, held, timeout)
     rate = held / seconds
     params = {"messages": held, "timeout_s": timeout, "serve_rate": DEFAULTS.sync.serve_rate}
+    mean = sum(map(len, messages)) / max(1, len(messages))
     return [
         local,
         Entry("net.backfill.seconds", seconds, "s", target=BACKFILL_TARGET, params=params | stats),
         Entry("net.backfill.rate", rate, "msgs/s", anchor=local.as_anchor()),
+        Entry(
+            "net.backfill.throughput",
+            rate * mean / 1e6,
+            "MB/s",
+            anchor=stream,
+            note=f"{mean:.0f} B per message",
+        ),
     ]
 
 
