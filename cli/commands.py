@@ -26,6 +26,7 @@ import trio
 from p2psocial import control, keystore
 from p2psocial.control import ControlClient, NotRunningError
 from p2psocial.core.ids import AuthorId, MessageId
+from p2psocial.core.moderation import hidden_note
 from p2psocial.core.ranking import DEFAULT_ALGORITHM, resolve_settings
 from p2psocial.daemon import run_daemon
 from p2psocial.errors import (
@@ -36,11 +37,12 @@ from p2psocial.errors import (
 )
 from p2psocial.feeds import default_registry, rank_feed
 from p2psocial.home import HomePaths
+from p2psocial.moderation import load_policy
 from p2psocial.node import Node, init_home, open_node
 from p2psocial.store.queries import MAX_LIMIT, IndexReader
 from p2psocial.store.verify import verify_log
 
-from . import render
+from . import moderation_commands, render
 
 PASSPHRASE_ENV = "P2PSOCIAL_PASSPHRASE"
 NAMES: list[str] = []
@@ -85,7 +87,12 @@ def register(sub: Any) -> None:
     p.add_argument("emoji")
     p = command("repost", cmd_repost, "repost a message to your followers")
     p.add_argument("id", help="message id or prefix")
-    p = command("delete", cmd_delete, "ask every node to drop one of your messages")
+    p = command(
+        "delete",
+        cmd_delete,
+        "ask every node to drop one of your messages (a request: this node drops it at once,"
+        " nodes that honour requests do too, others may keep a copy)",
+    )
     p.add_argument("id", help="message id or prefix")
     p = command("follow", cmd_follow, "follow an author")
     p.add_argument("author", help="author id or prefix")
@@ -132,18 +139,22 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--limit", type=_limit, default=20, help="how many items (default 20)")
     json_flag(p)
+    moderation_commands.show_hidden_flag(p)
     p = command("algos", cmd_algos, "list the feed algorithms installed, one line each")
     json_flag(p)
     p = command("thread", cmd_thread, "show the conversation around a message")
     p.add_argument("id", help="message id or prefix")
     json_flag(p)
+    moderation_commands.show_hidden_flag(p)
     p = command("mentions", cmd_mentions, "show posts that mention you")
     p.add_argument("--limit", type=_limit, default=20)
     json_flag(p)
+    moderation_commands.show_hidden_flag(p)
     p = command("search", cmd_search, "full-text search of posts and replies")
     p.add_argument("text", help="words that must all appear ('word*' matches a prefix)")
     p.add_argument("--limit", type=_limit, default=20)
     json_flag(p)
+    moderation_commands.show_hidden_flag(p)
     for name, what in (("followers", "who follows"), ("following", "whom follows")):
         p = command(name, cmd_graph, f"list {what} an author (default: you)")
         p.add_argument("author", nargs="?", help="author id or prefix")
@@ -214,6 +225,7 @@ def register(sub: Any) -> None:
     p.add_argument("file", type=Path)
     p = command("import", cmd_import, "validate and store the messages of an export file")
     p.add_argument("file", type=Path)
+    moderation_commands.register(sub)
 
 
 def _setting(text: str) -> tuple[str, str]:
@@ -410,8 +422,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
     result = _call(args, "delete", {"target": args.id})
     print(f"asked to delete {_short(result['target'], MessageId)} ({result['id']})")
     print(
-        "this node no longer shows, exports or serves its text; deletion is a request"
-        " that other nodes may not honour"
+        "this node dropped its text at once; the request goes to every node, and nodes that"
+        " honour it drop the text too, but a node that does not honour requests may keep a"
+        " copy, and so may anyone who saved one"
     )
     return 0
 
@@ -474,8 +487,10 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         return _ranked_timeline(args)
 
     def work(reader: IndexReader, me: AuthorId) -> None:
+        policy = load_policy(args.home, reader, me)
         items = reader.feed(args.feed, me, limit=args.limit)
-        _show_items(args, items, empty=f"nothing in {args.feed} yet")
+        empty = f"nothing in {args.feed} yet"
+        moderation_commands.show_screened(args, items, policy, empty=empty)
 
     return _read(args, work)
 
@@ -491,9 +506,21 @@ def _ranked_timeline(args: argparse.Namespace) -> int:
     resolve_settings(name, registry.get(name), settings)
 
     def work(reader: IndexReader, me: AuthorId) -> None:
-        page = rank_feed(reader, me, name, settings=settings, limit=args.limit, registry=registry)
+        policy = load_policy(args.home, reader, me)
+        page = rank_feed(
+            reader,
+            me,
+            name,
+            settings=settings,
+            limit=args.limit,
+            registry=registry,
+            judge=policy.judge,
+            show_hidden=args.show_hidden,
+        )
         if args.json:
             render.print_json([render.feed_item_json(entry) for entry in page.items])
+            if page.hidden and not args.show_hidden:
+                sys.stderr.write(f"p2psocial: {hidden_note(page.hidden)}\n")
         else:
             render.print_feed(page, explain=args.explain)
 
@@ -510,24 +537,29 @@ def cmd_algos(args: argparse.Namespace) -> int:
 
 
 def cmd_thread(args: argparse.Namespace) -> int:
-    def work(reader: IndexReader, _me: AuthorId) -> None:
+    def work(reader: IndexReader, me: AuthorId) -> None:
+        policy = load_policy(args.home, reader, me)
         items = reader.thread(reader.resolve_message(args.id))
-        _show_items(args, items, empty="", threaded=True)
+        moderation_commands.show_screened(args, items, policy, empty="", threaded=True)
 
     return _read(args, work)
 
 
 def cmd_mentions(args: argparse.Namespace) -> int:
     def work(reader: IndexReader, me: AuthorId) -> None:
-        _show_items(args, reader.mentions(me, limit=args.limit), empty="no mentions yet")
+        policy = load_policy(args.home, reader, me)
+        items = reader.mentions(me, limit=args.limit)
+        moderation_commands.show_screened(args, items, policy, empty="no mentions yet")
 
     return _read(args, work)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    def work(reader: IndexReader, _me: AuthorId) -> None:
+    def work(reader: IndexReader, me: AuthorId) -> None:
+        policy = load_policy(args.home, reader, me)
         items = reader.search(args.text, limit=args.limit)
-        _show_items(args, items, empty=f"nothing matches {args.text!r}")
+        empty = f"nothing matches {args.text!r}"
+        moderation_commands.show_screened(args, items, policy, empty=empty)
 
     return _read(args, work)
 
@@ -544,15 +576,6 @@ def cmd_graph(args: argparse.Namespace) -> int:
             print("\n".join(render.author_text(p) for p in people))
 
     return _read(args, work)
-
-
-def _show_items(
-    args: argparse.Namespace, items: list[Any], *, empty: str, threaded: bool = False
-) -> None:
-    if args.json:
-        render.print_json([render.item_json(item) for item in items])
-    else:
-        render.print_items(items, empty=empty, threaded=threaded)
 
 
 # --- maintenance -----------------------------------------------------------------------

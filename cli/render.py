@@ -14,9 +14,9 @@ from typing import Any, Final, TextIO
 
 from p2psocial.core.bodies import Kind
 from p2psocial.core.ids import MessageId
+from p2psocial.core.moderation import Hidden, Screened, hidden_note
 from p2psocial.core.ranking import Reason
 from p2psocial.feeds import BUILT_IN, FeedItem, FeedPage, Installed
-from p2psocial.core.moderation import Hidden, Screened, hidden_note
 from p2psocial.store.queries import AuthorInfo, Item
 
 
@@ -169,7 +169,7 @@ def reasons_text(entry: FeedItem) -> list[str]:
 def print_feed(page: FeedPage, *, explain: bool) -> None:
     """A ranked page: items separated by blank lines, each followed by its reasons when
     ``explain``, hidden ones labelled; then how many were hidden, if any."""
-    if not page.items:
+    if not page.items and not page.hidden:
         print(f"nothing for {page.algorithm} yet")
     blocks = []
     for entry in page.items:
@@ -181,10 +181,10 @@ def print_feed(page: FeedPage, *, explain: bool) -> None:
         blocks.append("\n".join(lines))
     if blocks:
         print("\n\n".join(blocks))
-    if page.hidden:
-        shown = any(entry.hidden for entry in page.items)
-        what = "shown and labelled" if shown else "hidden by your moderation rules"
-        print(f"\n({page.hidden} item{'s' if page.hidden != 1 else ''} {what})")
+    if page.hidden and any(entry.hidden for entry in page.items):
+        print(f"\n({page.hidden} item{'s' if page.hidden != 1 else ''} shown and labelled)")
+    elif page.hidden:
+        print(("\n" if blocks else "") + hidden_note(page.hidden))
 
 
 def installed_json(installed: Installed, default: str) -> dict[str, Any]:
@@ -249,14 +249,19 @@ def print_screened(screened: Screened[Item], *, empty: str, threaded: bool = Fal
         elif screened.revealed:
             blocks.append(f"{item_text(item, indent=indent)}\n{indent}  [hidden: {hidden.label}]")
         else:
-            head = item_text(item, indent=indent).splitlines()[0]
-            blocks.append(f"{head}\n{indent}  [hidden: {hidden.label}]")
+            blocks.append(_stub(item, hidden, indent))
     if blocks:
         print("\n\n".join(blocks))
     elif not screened.hidden:
         print(empty)
     if screened.hidden and not screened.revealed:
         print(("\n" if blocks else "") + hidden_note(screened.hidden))
+
+
+def _stub(item: Item, hidden: Hidden, indent: str) -> str:
+    """A hidden item that keeps its place: who and when, and why it is hidden; no text."""
+    who = f"{item.author_name} ({item.author.short})" if item.author_name else item.author.short
+    return f"{indent}{who} · {when(item.ts)} · {item.id.short}\n{indent}  [hidden: {hidden.label}]"
 
 
 def author_text(info: AuthorInfo) -> str:

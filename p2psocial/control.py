@@ -76,6 +76,36 @@ subscribe  none                                             ``{"subscribed": tru
                                                             events (below)
 =========  ===============================================  ====================================
 
+Moderation (docs/moderation.md). ``mute``, filters, ``hide_reposts`` and list subscriptions
+change the private ``HOME/moderation.json``; ``block``, ``unblock`` and the ``list_*`` edits
+publish a signed message (``id``). ``changed`` is false when the setting was already so.
+
+================  ==========================================  ================================
+method            params                                      result
+================  ==========================================  ================================
+mute              ``author``                                  ``{"author", "changed"}``
+unmute            ``author``                                  ``{"author"}``
+block             ``author``                                  ``{"id", "author"}``
+unblock           ``author``                                  ``{"id", "author"}``
+filter_add        ``text``, ``regex`` (bool, optional)        ``{"filter", "kind", "changed"}``
+filter_remove     ``text``, ``regex`` (bool, optional)        ``{"filter", "kind"}``
+hide_reposts      ``hide`` (bool)                             ``{"hide_reposts", "changed"}``
+list_publish      ``name``                                    ``{"id", "list", "entries",
+                                                              "subscribed"}``
+list_add          ``name``, ``target`` (author or message),   ``{"id", "list", "target",
+                  ``reason``                                  "entries", "subscribed"}``
+list_remove       ``name``, ``target``                        ``{"id", "list", "target",
+                                                              "entries"}``
+list_subscribe    ``list`` (``AUTHOR/NAME``)                  ``{"list", "held", "entries",
+                                                              "changed"}``
+list_unsubscribe  ``list``                                    ``{"list"}``
+================  ==========================================  ================================
+
+``filter`` is the label hidden items carry (``filter "crypto"``); ``list`` is the full
+``AUTHOR/NAME``; ``entries`` counts the list's entries; ``subscribed`` is true when the
+owner's first publication of a list subscribed them to it; ``held`` is false for a list not
+held yet (the subscription applies once it arrives).
+
 In the write results ``id`` is the new message's id and ``parent``, ``target`` and
 ``author`` the full ids the given prefixes resolved to.
 
@@ -128,6 +158,7 @@ import trio
 from . import keystore
 from .core.ids import AuthorId, MessageId
 from .core.message import Message
+from .core.moderation import ListRef
 from .errors import InputError, NetworkError, P2PSocialError
 from .home import HomePaths
 from .node import Event, EventsMissed, Node
@@ -713,6 +744,14 @@ class _Params:
             raise self._bad(name, "a list of author ids")
         return [AuthorId.parse(v) for v in value]
 
+    def flag(self, name: str, *, default: bool | None = None) -> bool:
+        value = self._get(name)
+        if value is None and default is not None:
+            return default
+        if not isinstance(value, bool):
+            raise self._bad(name, "true or false")
+        return value
+
     def path(self, name: str, *, absolute: bool) -> Path:
         path = Path(self.text(name))
         if absolute and not path.is_absolute():
@@ -764,6 +803,18 @@ METHODS: Final = (
     "peers",
     "connect",
     "subscribe",
+    "mute",
+    "unmute",
+    "block",
+    "unblock",
+    "filter_add",
+    "filter_remove",
+    "hide_reposts",
+    "list_publish",
+    "list_add",
+    "list_remove",
+    "list_subscribe",
+    "list_unsubscribe",
 )
 """Every method of the protocol."""
 
@@ -951,6 +1002,163 @@ async def _connect(call: _Call) -> dict[str, Any]:
     if call.network is None:
         raise NetworkError("this node runs without a network (started with --offline)")
     return {"peer_id": await call.network.connect(addr)}
+
+
+# --- moderation ------------------------------------------------------------------------------
+
+
+@_method("mute")
+async def _mute(call: _Call) -> dict[str, Any]:
+    author_text = call.params.text("author")
+    call.params.done()
+    author = await _author_arg(call.node, author_text)
+    return {"author": str(author), "changed": await call.node.mute(author)}
+
+
+@_method("unmute")
+async def _unmute(call: _Call) -> dict[str, Any]:
+    author_text = call.params.text("author")
+    call.params.done()
+    author = await _author_arg(call.node, author_text)
+    await call.node.unmute(author)
+    return {"author": str(author)}
+
+
+def _on_author(name: str, act: Callable[[Node, AuthorId], Awaitable[Message]]) -> None:
+    """Register a method that takes one author, ``author``, and publishes a message."""
+
+    @_method(name)
+    async def handle(call: _Call) -> dict[str, Any]:
+        author_text = call.params.text("author")
+        call.params.done()
+        author = await _author_arg(call.node, author_text)
+        message = await act(call.node, author)
+        return {"id": str(message.id), "author": str(author)}
+
+
+_on_author("block", Node.block)
+_on_author("unblock", Node.unblock)
+
+
+@_method("filter_add")
+async def _filter_add(call: _Call) -> dict[str, Any]:
+    text = call.params.text("text")
+    regex = call.params.flag("regex", default=False)
+    call.params.done()
+    rule, changed = await call.node.add_filter(text, regex=regex)
+    return {"filter": rule.label, "kind": rule.kind.value, "changed": changed}
+
+
+@_method("filter_remove")
+async def _filter_remove(call: _Call) -> dict[str, Any]:
+    text = call.params.text("text")
+    regex = call.params.flag("regex", default=False)
+    call.params.done()
+    rule = await call.node.remove_filter(text, regex=regex)
+    return {"filter": rule.label, "kind": rule.kind.value}
+
+
+@_method("hide_reposts")
+async def _hide_reposts(call: _Call) -> dict[str, Any]:
+    hide = call.params.flag("hide")
+    call.params.done()
+    return {"hide_reposts": hide, "changed": await call.node.set_hide_reposts(hide)}
+
+
+async def _target_arg(node: Node, text: str) -> AuthorId | MessageId:
+    """An author or a message, by full id (need not be held) or unique prefix."""
+    if MessageId.looks_like(text):
+        if len(text.strip()) == len(str(node.me)):  # a whole id: it need not be held
+            return MessageId.parse(text)
+        return await node.resolve_message(text)
+    if AuthorId.looks_like(text):
+        return await _author_arg(node, text)
+    raise InputError(
+        f"{text!r} is neither an author (p2sa1...) nor a message (p2sm1...) id or prefix"
+    )
+
+
+async def _publish_list_result(
+    call: _Call, name: str, edit: Callable[[], Awaitable[Message]]
+) -> dict[str, Any]:
+    """Run ``edit`` (which publishes the owner's list ``name``); the first publication of
+    a list also subscribes the owner to it, so that their own list hides what it names."""
+    node = call.node
+    new = await node.moderation_list(node.me, name) is None
+    message = await edit()
+    held = await node.moderation_list(node.me, name)
+    subscribed = new and await node.subscribe_list(ListRef(node.me, name))
+    return {
+        "id": str(message.id),
+        "list": str(ListRef(node.me, name)),
+        "entries": len(held.entries) if held else 0,
+        "subscribed": subscribed,
+    }
+
+
+@_method("list_publish")
+async def _list_publish(call: _Call) -> dict[str, Any]:
+    name = call.params.text("name")
+    call.params.done()
+    return await _publish_list_result(call, name, lambda: call.node.publish_list(name))
+
+
+@_method("list_add")
+async def _list_add(call: _Call) -> dict[str, Any]:
+    name = call.params.text("name")
+    target_text = call.params.text("target")
+    reason = call.params.text("reason")
+    call.params.done()
+    target = await _target_arg(call.node, target_text)
+    result = await _publish_list_result(
+        call, name, lambda: call.node.add_to_list(name, target, reason)
+    )
+    return {**result, "target": str(target)}
+
+
+@_method("list_remove")
+async def _list_remove(call: _Call) -> dict[str, Any]:
+    name = call.params.text("name")
+    target_text = call.params.text("target")
+    call.params.done()
+    target = await _target_arg(call.node, target_text)
+    message = await call.node.remove_from_list(name, target)
+    held = await call.node.moderation_list(call.node.me, name)
+    return {
+        "id": str(message.id),
+        "list": str(ListRef(call.node.me, name)),
+        "target": str(target),
+        "entries": len(held.entries) if held else 0,
+    }
+
+
+async def _list_arg(node: Node, text: str) -> ListRef:
+    author, name = ListRef.split(text)
+    return ListRef(await _author_arg(node, author), name)
+
+
+@_method("list_subscribe")
+async def _list_subscribe(call: _Call) -> dict[str, Any]:
+    ref_text = call.params.text("list")
+    call.params.done()
+    ref = await _list_arg(call.node, ref_text)
+    changed = await call.node.subscribe_list(ref)
+    held = await call.node.moderation_list(ref.author, ref.name)
+    return {
+        "list": str(ref),
+        "held": held is not None,
+        "entries": len(held.entries) if held else 0,
+        "changed": changed,
+    }
+
+
+@_method("list_unsubscribe")
+async def _list_unsubscribe(call: _Call) -> dict[str, Any]:
+    ref_text = call.params.text("list")
+    call.params.done()
+    ref = await _list_arg(call.node, ref_text)
+    await call.node.unsubscribe_list(ref)
+    return {"list": str(ref)}
 
 
 class _Subscribe:
