@@ -832,12 +832,21 @@ class IndexReader:
     """A candidate's counts; each reaction counts once per author and emoji, as in
     :class:`Reactions`."""
 
-    @staticmethod
-    def _candidate(row: Any, origin: Origin) -> Candidate:
+    _AUTHOR_IDS: Final[dict[bytes, AuthorId]] = {}
+    """Author ids already made, shared: a page's candidates come from a few hundred
+    authors, and every object a page keeps alive costs garbage-collection time."""
+
+    @classmethod
+    def _candidate(cls, row: Any, origin: Origin) -> Candidate:
         mid, key, name, ts, code, text, root, parent, target, replies, reposts, reactions = row
+        author = cls._AUTHOR_IDS.get(key)
+        if author is None:
+            if len(cls._AUTHOR_IDS) >= 100_000:
+                cls._AUTHOR_IDS.clear()
+            author = cls._AUTHOR_IDS[key] = AuthorId(key)
         return Candidate(
             id=MessageId(mid),
-            author=AuthorId(key),
+            author=author,
             author_name=name,
             ts=ts,
             kind=CODE_KINDS[code],

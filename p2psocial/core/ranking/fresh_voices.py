@@ -38,7 +38,7 @@ def rank(candidates: Sequence[Candidate], context: Context) -> Iterator[Ranked]:
         raise SettingError(f"per_author must be 1 or more, got {cap}")
     kinds = {Kind.POST, Kind.REPLY} if include_replies else {Kind.POST}
     scored: list[Ranked] = []
-    said: dict[AuthorId, str] = {}
+    said: dict[AuthorId, Reason] = {}  # one (immutable) trust reason per author
     for candidate in candidates:
         author = candidate.author
         if (
@@ -51,15 +51,16 @@ def rank(candidates: Sequence[Candidate], context: Context) -> Iterator[Ranked]:
         trust = graph.trust.relative(author)
         if trust <= 0 or trust < min_trust:
             continue
-        why = said.get(author)
-        if why is None:
-            why = said[author] = (
+        trusted = said.get(author)
+        if trusted is None:
+            why = (
                 f"{name(candidate)} has trust {trust:.2f} from your follow graph "
                 f"({relation(graph, candidate)})"
             )
+            trusted = said[author] = Reason("trust", trust, trust_weight, why)
         age = age_hours(context.now, candidate.ts)
         reasons = (
-            Reason("trust", trust, trust_weight, why),
+            trusted,
             Reason(
                 "recency",
                 decay(age, half_life),

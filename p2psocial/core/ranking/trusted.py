@@ -29,25 +29,24 @@ def rank(candidates: Sequence[Candidate], context: Context) -> Iterator[Ranked]:
     self_trust = context.number("self_trust")
     if half_life <= 0:
         raise SettingError(f"half_life_hours must be above 0, got {half_life:g}")
-    by_author: dict[AuthorId, tuple[float, str]] = {}
+    by_author: dict[AuthorId, Reason] = {}  # one (immutable) trust reason per author
     for candidate in candidates:
-        known = by_author.get(candidate.author)
-        if known is not None:
-            trust, why = known
-        elif candidate.author == graph.me:
-            trust = self_trust
-            why = f"your own post (self_trust {self_trust:g})"
-        else:
-            trust = graph.trust.relative(candidate.author)
-            why = (
-                f"{name(candidate)} has trust {trust:.2f} from your follow graph "
-                f"({relation(graph, candidate)})"
-            )
-        by_author[candidate.author] = (trust, why)
+        trusted = by_author.get(candidate.author)
+        if trusted is None:
+            if candidate.author == graph.me:
+                trust = self_trust
+                why = f"your own post (self_trust {self_trust:g})"
+            else:
+                trust = graph.trust.relative(candidate.author)
+                why = (
+                    f"{name(candidate)} has trust {trust:.2f} from your follow graph "
+                    f"({relation(graph, candidate)})"
+                )
+            trusted = by_author[candidate.author] = Reason("trust", trust, trust_weight, why)
         age = age_hours(context.now, candidate.ts)
         fresh = decay(age, half_life)
         reasons = (
-            Reason("trust", trust, trust_weight, why),
+            trusted,
             Reason(
                 "recency",
                 fresh,
@@ -55,7 +54,7 @@ def rank(candidates: Sequence[Candidate], context: Context) -> Iterator[Ranked]:
                 f"{age_text(age)} (half-life {half_life:g} h)",
             ),
         )
-        yield Ranked(candidate, trust * trust_weight + fresh * recency_weight, reasons)
+        yield Ranked(candidate, trusted.value * trust_weight + fresh * recency_weight, reasons)
 
 
 ALGORITHM = Algorithm(
