@@ -23,6 +23,16 @@ settings.register_profile(
     "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("dev", deadline=None, max_examples=1000)
+# `make fuzz`: random seeds, each harness in tests/fuzz runs 50 times its short count
+# (tests/fuzz/budget.py), a 5 s deadline flags inputs that make a parser crawl, and a
+# failure prints the blob that replays it (and stays in .hypothesis/ for the next run).
+settings.register_profile(
+    "fuzz",
+    derandomize=False,
+    deadline=5000,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile("ci")
 
 TEST_STAMP_BITS = 4
