@@ -18,6 +18,7 @@ readers (the command line, the terminal app) apply with its ``judge``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -75,10 +76,10 @@ class ModerationSettings:
         """The settings as the file holds them."""
         return {
             "format": SETTINGS_FORMAT,
-            "muted": [str(a) for a in self.muted],
+            "muted": [_text(a) for a in self.muted],
             "filters": [{"kind": f.kind.value, "text": f.text} for f in self.filters],
             "hide_reposts": self.hide_reposts,
-            "subscriptions": [str(ref) for ref in self.subscriptions],
+            "subscriptions": [f"{_text(ref.author)}/{ref.name}" for ref in self.subscriptions],
         }
 
     @classmethod
@@ -173,6 +174,13 @@ class ModerationSettings:
         return replace(self, subscriptions=(*self.subscriptions, ref))
 
 
+@functools.lru_cache(maxsize=MAX_MUTES + MAX_SUBSCRIPTIONS)
+def _text(author: AuthorId) -> str:
+    """An author's text form, remembered: each bech32 encoding costs ~0.1 ms, and every
+    change rewrites every id in the file."""
+    return str(author)
+
+
 def _strings(value: dict[str, Any], key: str) -> list[str]:
     found = value.get(key, [])
     if not isinstance(found, list) or not all(isinstance(v, str) for v in found):
@@ -195,6 +203,10 @@ def load_settings(home: Path) -> ModerationSettings:
     path = settings_path(home)
     try:
         with path.open("rb") as file:
+            identity = _identity(os.fstat(file.fileno()))
+            cached = _CACHE.get(path)
+            if cached is not None and cached[0] == identity:
+                return cached[1]
             data = file.read(MAX_SETTINGS_BYTES + 1)
     except FileNotFoundError:
         return ModerationSettings()
@@ -202,13 +214,28 @@ def load_settings(home: Path) -> ModerationSettings:
         if len(data) > MAX_SETTINGS_BYTES:
             problem = f"larger than {MAX_SETTINGS_BYTES} bytes"
         else:
-            return ModerationSettings.from_json(json.loads(data.decode("utf-8")))
+            settings = ModerationSettings.from_json(json.loads(data.decode("utf-8")))
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.clear()
+            _CACHE[path] = (identity, settings)
+            return settings
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         problem = str(exc)
     raise SettingsCorruptError(
         f"{path} is damaged ({problem}); nothing was changed. Fix it, or move it away to"
         " start over (it holds your mutes, filters and list subscriptions)"
     )
+
+
+_CACHE: dict[Path, tuple[tuple[int, int, int, int], ModerationSettings]] = {}
+"""Settings as last read, by file identity: parsing them (every id's checksum) costs a few
+milliseconds, and readers load them for every page. A save renames a new file into place,
+so the identity (inode, size, mtime) changes with every change."""
+_CACHE_SIZE: Final = 16
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def save_settings(home: Path, settings: ModerationSettings) -> None:
@@ -230,6 +257,7 @@ def save_settings(home: Path, settings: ModerationSettings) -> None:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
+        _CACHE[path] = (_identity(path.stat()), settings)
     except BaseException:
         with contextlib.suppress(OSError):
             temporary.unlink()

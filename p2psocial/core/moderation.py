@@ -50,6 +50,7 @@ MAX_REGEX_CHARS: Final = 200
 """Longest regex filter, in characters: short patterns keep judging cheap and readable."""
 MAX_FILTERS: Final = 500
 """Filters one owner may have."""
+_WORD: Final = re.compile(r"\w+")
 
 _T = TypeVar("_T")
 
@@ -127,6 +128,8 @@ class Filter:
     text: str
     _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     _tag: str = field(default="", compare=False, repr=False)
+    _words: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    """A keyword's words: a text lacking any of them cannot match (checked first)."""
 
     @classmethod
     def parse(cls, text: str, *, regex: bool = False) -> Filter:
@@ -167,9 +170,10 @@ class Filter:
                     f"{phrase!r} is not a hashtag: '#' then letters, digits or '_' (at most 64)"
                 )
             return cls(FilterKind.HASHTAG, phrase, None, tag)
-        folded = [re.escape(_fold(word)) for word in words]
-        pattern = re.compile(r"(?<!\w)" + r"\s+".join(folded) + r"(?!\w)")
-        return cls(FilterKind.KEYWORD, phrase, pattern)
+        folded = [_fold(word) for word in words]
+        pattern = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, folded)) + r"(?!\w)")
+        needed = frozenset(_WORD.findall(" ".join(folded)))
+        return cls(FilterKind.KEYWORD, phrase, pattern, "", needed)
 
     @property
     def label(self) -> str:
@@ -185,15 +189,59 @@ class Filter:
 
     def matches(self, text: str) -> bool:
         """Whether ``text`` (a post's or reply's) is caught by this filter."""
+        return self.matches_text(_Text(text))
+
+    def matches_text(self, text: _Text) -> bool:
+        """:meth:`matches`, on text normalised once for every filter (:class:`_Text`)."""
         match self.kind:
             case FilterKind.HASHTAG:
-                return self._tag in extract_tags(text)
+                return self._tag in text.tags
             case FilterKind.KEYWORD:
                 assert self._pattern is not None
-                return self._pattern.search(_fold(text)) is not None
+                # A set lookup rules out almost every text; the search confirms the rest.
+                if not self._words <= text.words:
+                    return False
+                return self._pattern.search(text.folded) is not None
             case FilterKind.REGEX:
                 assert self._pattern is not None
-                return self._pattern.search(unicodedata.normalize("NFC", text)) is not None
+                return self._pattern.search(text.nfc) is not None
+
+
+class _Text:
+    """One item's text in the forms filters compare, each computed once, when first asked."""
+
+    __slots__ = ("_folded", "_nfc", "_tags", "_words", "raw")
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self._nfc: str | None = None
+        self._folded: str | None = None
+        self._tags: list[str] | None = None
+        self._words: frozenset[str] | None = None
+
+    @property
+    def words(self) -> frozenset[str]:
+        if self._words is None:
+            self._words = frozenset(_WORD.findall(self.folded))
+        return self._words
+
+    @property
+    def nfc(self) -> str:
+        if self._nfc is None:
+            self._nfc = unicodedata.normalize("NFC", self.raw)
+        return self._nfc
+
+    @property
+    def folded(self) -> str:
+        if self._folded is None:
+            self._folded = unicodedata.normalize("NFC", self.nfc.casefold())
+        return self._folded
+
+    @property
+    def tags(self) -> list[str]:
+        if self._tags is None:
+            self._tags = extract_tags(self.raw)
+        return self._tags
 
 
 # --- lists --------------------------------------------------------------------------------
@@ -271,6 +319,40 @@ class SubscribedList:
     held: bool = False
 
 
+class _FilterIndex:
+    """Which filters could match a text, found without trying each one: a keyword filter
+    only when the text has one of its words, a hashtag filter only when it has the tag.
+    Judging then costs about the same with 5 filters or 500 (docs/moderation.md)."""
+
+    __slots__ = ("_always", "_by_tag", "_by_word")
+
+    def __init__(self, filters: Sequence[Filter]) -> None:
+        self._by_word: dict[str, list[int]] = {}
+        self._by_tag: dict[str, list[int]] = {}
+        self._always: list[int] = []
+        for i, rule in enumerate(filters):
+            if rule.kind is FilterKind.KEYWORD and rule._words:
+                self._by_word.setdefault(min(rule._words), []).append(i)
+            elif rule.kind is FilterKind.HASHTAG:
+                self._by_tag.setdefault(rule._tag, []).append(i)
+            else:  # a regex, or a keyword with no word characters
+                self._always.append(i)
+
+    def first_match(self, filters: Sequence[Filter], text: _Text) -> Filter | None:
+        """The first filter, in the owner's order, that catches ``text``."""
+        candidates = list(self._always)
+        if self._by_word:
+            for word in text.words & self._by_word.keys():
+                candidates += self._by_word[word]
+        if self._by_tag:
+            for tag in text.tags:
+                candidates += self._by_tag.get(tag, ())
+        for i in sorted(candidates):
+            if filters[i].matches_text(text):
+                return filters[i]
+        return None
+
+
 def list_label(ref: ListRef, reason: str) -> str:
     """``list p2sa1xxxxxxxx/name: "reason"``."""
     return f'list {ref.short}: "{reason}"'
@@ -304,20 +386,25 @@ class Policy:
     _by_author: Mapping[AuthorId, Hidden] = field(
         init=False, default_factory=dict, compare=False, repr=False
     )
+    _filter_index: _FilterIndex = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         by_message: dict[MessageId, Hidden] = {}
         by_author: dict[AuthorId, Hidden] = {}
         for subscribed in self.lists:
+            if not subscribed.entries:
+                continue
             rule = f"list:{subscribed.ref}"
+            short = subscribed.ref.short  # a bech32 encoding: once per list, not per entry
             for entry in subscribed.entries:
-                hidden = Hidden(rule, list_label(subscribed.ref, entry.reason))
+                hidden = Hidden(rule, f'list {short}: "{entry.reason}"')
                 if isinstance(entry.target, MessageId):
                     by_message.setdefault(entry.target, hidden)
                 else:
                     by_author.setdefault(entry.target, hidden)
         object.__setattr__(self, "_by_message", by_message)
         object.__setattr__(self, "_by_author", by_author)
+        object.__setattr__(self, "_filter_index", _FilterIndex(self.filters))
 
     @property
     def empty(self) -> bool:
@@ -360,11 +447,10 @@ class Policy:
             return hidden
         if self.hide_reposts and item.kind is Kind.REPOST:
             return Hidden("reposts", "repost (reposts hidden)")
-        text = item.text
-        if text is not None:
-            for rule in self.filters:
-                if rule.matches(text):
-                    return Hidden(rule.kind.value, rule.label)
+        if item.text is not None and self.filters:
+            rule = self._filter_index.first_match(self.filters, _Text(item.text))
+            if rule is not None:
+                return Hidden(rule.kind.value, rule.label)
         return None
 
 

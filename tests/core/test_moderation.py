@@ -343,3 +343,42 @@ def test_undo_gives_back_exactly_the_same_items() -> None:
 def test_the_hidden_note_says_how_many_and_how_to_see_them() -> None:
     assert hidden_note(1) == "1 item hidden by your moderation rules (see them with --show-hidden)"
     assert hidden_note(3).startswith("3 items hidden")
+
+
+def test_the_filter_index_agrees_with_trying_every_filter_in_order() -> None:
+    """The policy finds candidate filters by word and tag; the answer must be exactly the
+    first filter, in the owner's order, whose own ``matches`` says yes."""
+    filters = (
+        Filter.parse("#news"),
+        Filter.parse("hot take"),
+        Filter.parse("c++"),
+        Filter.parse("take"),
+        Filter.parse(r"\d{3,}", regex=True),
+        Filter.parse("!!!"),
+        Filter.parse("NEWS"),
+        Filter.parse("straße"),
+    )
+    texts = [
+        "nothing here",
+        "a hot take on #news",
+        "#NEWS only",
+        "news without the tag",
+        "take it or leave it",
+        "hot\ntake",
+        "C++ and 1234",
+        "wow!!!",
+        "STRASSE 12",
+        "takeaway hotness",
+        "",
+    ]
+    policy = Policy(filters=filters)
+    for n, text in enumerate(texts):
+        expected = next((f for f in filters if f.matches(text)), None)
+        verdict = policy.judge(post(n, ALICE, text))
+        assert (verdict.label if verdict else None) == (expected.label if expected else None), text
+    for order in (filters[::-1], filters[3:] + filters[:3]):
+        policy = Policy(filters=order)
+        for n, text in enumerate(texts):
+            expected = next((f for f in order if f.matches(text)), None)
+            verdict = policy.judge(post(n, ALICE, text))
+            assert (verdict.label if verdict else None) == (expected.label if expected else None)
