@@ -221,8 +221,12 @@ class Gossip:
             log.exception("gossip: validating a message from %s failed; rejected", forwarder)
             return False
         if isinstance(verdict, Verdict):
-            # Refused, but not invalid: tell the scorer before answering "no".
-            self._scores.refused(forwarder, self._pubsub._msg_id_constructor(msg), verdict)
+            # Refused, but not invalid: tell the scorer before answering "no", and mark the
+            # envelope seen, so that neither other relays' copies nor gossip's IHAVE/IWANT
+            # bring it back to be refused again (sync brings it once this node takes it).
+            msg_id = self._pubsub.get_message_id(msg)
+            self._scores.refused(forwarder, msg_id, verdict)
+            self._pubsub.seen_messages.add(msg_id)
             return False
         return verdict
 
