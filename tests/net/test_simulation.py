@@ -118,6 +118,10 @@ async def test_a_peer_met_while_running_is_redialled_after_a_partition(tmp_path:
 async def test_two_nodes_with_different_holes_in_one_chain_fill_each_others(
     tmp_path: Path,
 ) -> None:
+    """Found while reading the simulation's slow convergence: a frontier used to carry an
+    author's head and how many seqs were held, not which, so two nodes with the same head
+    and count but different holes had equal digests and never asked each other for
+    anything. Frontiers now carry a fingerprint of the held seqs."""
     chain = ChainBuilder(77)
     chain.extend(20)
     wire = chain.wire()
