@@ -122,7 +122,7 @@ class Gossip:
         self.left_for_sync = 0
         self.received = 0
         self.kept_back = 0
-        """Messages of blocked authors stored (headers only) and not forwarded."""
+        """Messages of blocked authors taken out of gossip (stored header-only when valid)."""
         self._keep_back_blocked()
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -157,36 +157,25 @@ class Gossip:
         setattr(self._pubsub, "push_msg", push_msg)  # noqa: B010 - mypy refuses method assignment
 
     async def _kept_back(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
-        """Store a blocked author's message here, header only, and mark it seen so that
-        gossipsub neither forwards nor asks for it again. False: not a blocked author's
-        (or not decodable: the validator refuses it and scores the peer)."""
-        try:
-            unchecked = decode_message(msg.data, check_signature=False)
-        except ValidationError:
-            return False
-        if unchecked.author not in self._node.blocked:
+        """Take a blocked author's message here: admitted, validated and stored like any
+        other (the store keeps its header only), and marked seen, so that gossipsub neither
+        forwards it nor asks for it again, and never scores the relay for it. False: not a
+        blocked author's (or not readable: the validator refuses and scores it as usual)."""
+        envelope = peek(msg.data)
+        if envelope is None or envelope.author not in self._node.blocked:
             return False
         seen = self._pubsub.seen_messages
         key = self._pubsub.get_message_id(msg)
         if seen.has(key):
             return True
         seen.add(key)
+        self.kept_back += 1
         try:
-            message = decode_message(
-                msg.data,
-                now_ms=time.time_ns() // 1_000_000,
-                max_skew_ms=int(self._limits.clock_skew * 1000),
-            )
-        except ValidationError as exc:
-            self._incident(forwarder, exc.code, str(exc))
+            stored = await self._check_and_store(forwarder, msg.data)
+        except Exception:
+            log.exception("gossip: storing a blocked author's message from %s failed", forwarder)
             return True
-        result = await self._batcher.store(message)
-        if result.outcome is Outcome.REJECTED:
-            code = result.error.code if result.error else "rejected"
-            self._incident(forwarder, code, str(result.error))
-        else:
-            self.kept_back += 1
-            log.debug("gossip: kept back %s of blocked %s", message.id.short, message.author.short)
+        log.debug("gossip: kept back a message of blocked %s (%s)", envelope.author.short, stored)
         return True
 
     def _forget_blocked(self) -> None:
