@@ -11,6 +11,8 @@ Stages, in order (:data:`STAGES`; ``python -m bench --list`` shows them):
 - ``network``: propagation over 10 in-process nodes, three node processes, the publish
   rate without loss;
 - ``backfill``: an empty node syncing the corpus' first messages from one peer;
+- ``sybil``: a flood of fresh keys through admission (what reaches Home and Global), and
+  what postage costs to pay and to check (bench/sybil.py);
 - ``sim``: the hostile-network simulation in one process;
 - ``sim-process``: the smaller one on ``p2psocial node`` daemons;
 - ``scale``: the simulation's fault-free sweeps (more nodes, more authors) and the per-node
@@ -40,7 +42,7 @@ from typing import Final, TypeVar
 from p2psocial.home import HomePaths
 from p2psocial.store.store import Store
 
-from . import anchors, disk, ingest, network, ranking, reindex, timeline
+from . import anchors, disk, ingest, network, ranking, reindex, sybil, timeline
 from .config import Config
 from .corpus import Corpus, load_corpus
 from .ingest import BatchRun
@@ -437,6 +439,7 @@ STAGES: Final[list[Stage]] = [
     Stage("batch100", Runner.batch100),
     Stage("network", Runner.network),
     Stage("backfill", Runner.backfill),
+    Stage("sybil", sybil.stage),
     Stage("sim", Runner.simulation),
     Stage("sim-process", Runner.simulation_processes),
     Stage("scale", Runner.scale, quick=False),
