@@ -72,6 +72,11 @@ def _panel(ax: Any, panel: dict[str, Any]) -> None:
             )
     if panel.get("log_x"):
         ax.set_xscale("log")
+    if panel["kind"] == "line":
+        # Every line plotted here is a count, a rate or a share: start at zero, and show a
+        # share on its whole scale.
+        ys = [float(y) for data in panel["series"].values() for _, y in data]
+        ax.set_ylim(bottom=0, top=1.05 if ys and max(ys) <= 1 else None)
     ax.set_title(panel["title"], fontsize=10)
     ax.set_xlabel(panel["x_label"])
     ax.set_ylabel(panel["y_label"])
