@@ -29,14 +29,15 @@ from p2psocial.admission import Admission, FollowDistances, Verdict, peek
 from p2psocial.config import DEFAULTS, ConfigError, LimitsConfig, PostageConfig, load_config
 from p2psocial.core.bodies import Kind, Post
 from p2psocial.core.ids import AuthorId
-from p2psocial.core.message import Message
+from p2psocial.core.message import Message, decode_message
 from p2psocial.core.postage import PostagePolicy
+from p2psocial.errors import ValidationError
 from p2psocial.net.network import SCORE_PARAMS
 from p2psocial.net.scoring import OVER_LIMIT_CAP, OVER_LIMIT_WEIGHT, AdmissionScorer
 from p2psocial.node import Node, init_home, open_node
 from p2psocial.store.queries import UNTRUSTED_PER_AUTHOR, Item
 from tests.conftest import TEST_STAMP_BITS
-from tests.factories import BASE_TS, ChainBuilder, message_bytes
+from tests.factories import BASE_TS, ChainBuilder, header_value, message_bytes, resign
 
 DEFAULT_POLICY = PostagePolicy()
 T0 = 1000.0
@@ -95,6 +96,18 @@ def test_peek_reads_the_author_and_the_postage_a_full_decode_finds() -> None:
 )
 def test_peek_gives_nothing_for_what_does_not_parse(data: bytes) -> None:
     assert peek(data) is None
+
+
+def test_peek_is_not_fooled_by_an_author_entry_planted_in_an_earlier_field() -> None:
+    builder = ChainBuilder(4)
+    message = builder.post("x")
+    kind = "fauthorX " + "1234567"  # the bytes of the key "author" and its value's head
+    data = resign(builder.key, header_value(message, kind=kind), message.body_bytes)
+    envelope = peek(data)
+    assert envelope is not None
+    assert envelope.author == builder.author
+    with pytest.raises(ValidationError):
+        decode_message(data)  # and such a header never gets further anyway
 
 
 def test_peek_leaves_an_oversized_message_to_full_validation() -> None:
