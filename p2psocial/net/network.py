@@ -246,8 +246,6 @@ class Network:
         self._scores = install_scorer(self._pubsub, self._gossipsub)
         self._admission = Admission(node.distance, config.postage.policy, config.limits)
         self._faults = faults
-        if faults is not None:
-            faults.install(self._pubsub)
         self._book = PeerBook(node.home / PEERS_FILENAME, config.network.remember_peers)
         self._incidents: dict[ID, _Incidents] = {}
         self._banned: dict[ID, float] = {}
@@ -264,6 +262,10 @@ class Network:
             incident=self._incident,
             on_gap=self._gap,
         )
+        if faults is not None:
+            # After Gossip wraps pubsub's handling of messages, so that a copy lost on the
+            # wire reaches none of this node's code.
+            faults.install(self._pubsub)
         self._sync_send, self._sync_receive = trio.open_memory_channel[
             tuple[ID, tuple[proto.Range, ...]]
         ](1024)
