@@ -39,7 +39,7 @@ SHORT = Scenario(
     restart_seconds=1.5,
     slow=1,
     sync_interval=2.0,
-    converge_timeout=30.0,
+    converge_timeout=45.0,
 )
 
 
@@ -53,7 +53,8 @@ def test_the_short_plan_has_what_the_test_claims() -> None:
 async def test_honest_nodes_converge_with_nothing_lost_on_a_hostile_network(
     tmp_path: Path,
 ) -> None:
-    with trio.fail_after(60):
+    # Typically 15-30 s; the bound leaves room for a machine shared with other work.
+    with trio.fail_after(90):
         result = await simulate(make_plan(SHORT), tmp_path, quiet=True)
     assert result.converged, result.to_json()
     assert result.acked == SHORT.posts - result.posts_skipped
