@@ -11,6 +11,8 @@
         torn/            bytes cut off a torn tail after a crash, kept for inspection
       index.sqlite3      the derived index (+ -wal, -shm); delete it and it is rebuilt
       peers.json         peers to redial after a restart, see p2psocial.net.peers
+      moderation.json    the owner's mutes, filters, hidden reposts and list subscriptions
+                         (0600, never published), see p2psocial.moderation
       control.sock       the running daemon's control socket (0600), see p2psocial.control
       node.log           the daemon's log, rotated (node.log.1 ... node.log.3), see
                          p2psocial.daemon

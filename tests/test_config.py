@@ -108,6 +108,7 @@ def test_the_home_layout_lists_the_files_the_node_makes() -> None:
         "torn/",
         "index.sqlite3",
         "peers.json",
+        "moderation.json",
         SOCKET_FILENAME,
         LOG_FILENAME,
     ]
