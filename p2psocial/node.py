@@ -767,9 +767,13 @@ class Node:
     async def timeline(
         self, feed: str = "home", *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
     ) -> list[Item]:
-        """A feed, newest first: ``home``, ``global``, ``author:ID`` or ``tag:TAG``.
+        """A feed, newest first: ``home``, ``global``, ``global:all``, ``author:ID`` or
+        ``tag:TAG``.
 
-        ``home`` is the owner and the authors they follow; ``ID`` may be a unique prefix.
+        ``home`` is the owner and the authors they follow; ``global`` gives authors with no
+        trust path to the owner a tenth of the page at most, and counts the rest on the
+        items (:attr:`Item.folded`); ``global:all`` leaves nothing out; ``ID`` may be a
+        unique prefix.
 
         Raises:
             InputError: ``feed`` is none of these.

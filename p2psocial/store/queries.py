@@ -200,7 +200,10 @@ class IndexReader:
     def feed(
         self, feed: str, me: AuthorId, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
     ) -> list[Item]:
-        """A feed by name: ``home``, ``global``, ``author:ID`` or ``tag:TAG``.
+        """A feed by name: ``home``, ``global``, ``global:all``, ``author:ID`` or ``tag:TAG``.
+
+        ``global`` gives authors with no trust path to ``me`` a tenth of the page at most
+        (:meth:`global_feed`); ``global:all`` is everything held, newest first.
 
         Args:
             feed: The feed; ``ID`` may be a unique prefix of an author id.
@@ -220,7 +223,9 @@ class IndexReader:
             return self.author_feed(self.resolve_author(arg), limit=limit, before=before)
         if name == "tag" and arg:
             return self.tag_feed(arg, limit=limit, before=before)
-        raise InputError(f"unknown feed {feed!r}: use home, global, author:ID or tag:TAG")
+        raise InputError(
+            f"unknown feed {feed!r}: use home, global, global:all, author:ID or tag:TAG"
+        )
 
     def home(
         self, me: AuthorId, *, limit: int = DEFAULT_LIMIT, before: Cursor | None = None
