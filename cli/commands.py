@@ -116,7 +116,8 @@ def register(sub: Any) -> None:
         "--feed",
         default="home",
         metavar="FEED",
-        help="home (you and whom you follow; default), global, author:AUTHOR or tag:TAG",
+        help="home (you and whom you follow; default), global, global:all, author:AUTHOR "
+        "or tag:TAG",
     )
     p.add_argument(
         "--algo",
@@ -704,6 +705,7 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
         lines.append("network:   none (the node runs offline)")
     if network:
         gossip = network.get("gossip", {})
+        admission = network.get("admission", {})
         lines += [
             f"peer id:   {network.get('peer_id')}",
             *_column("listen:", network.get("listen") or ["(nothing)"]),
@@ -714,6 +716,9 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
             f"gossip:    {gossip.get('published', 0)} published, "
             f"{gossip.get('left_for_sync', 0)} left for sync, "
             f"{gossip.get('received', 0)} received",
+            f"refused:   {admission.get('refused_postage', 0)} for postage, "
+            f"{admission.get('refused_stranger_budget', 0)} over the strangers' budget, "
+            f"{admission.get('over_author_limit', 0)} over an author's limit",
             *_column("syncing:", network.get("syncing") or ["(nothing now)"]),
         ]
     return lines
