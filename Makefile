@@ -6,7 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck pytest bench bench-quick clean
+.PHONY: run test lint typecheck pytest bench bench-quick soak fuzz clean
+
+FUZZ_STAMP   := $(VENV)/.installed-fuzz
+FUZZ_SECONDS ?= 60
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +20,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The fuzz extra (atheris), reinstalled when the dependency list changes.
+$(FUZZ_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,fuzz]'
+	touch $(FUZZ_STAMP)
+
 run: $(STAMP)
 	$(BIN)/p2psocial tui $(ARGS)
 
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check p2psocial cli tests bench
-	$(BIN)/ruff format --check p2psocial cli tests bench
+	$(BIN)/ruff check p2psocial cli tests bench tools
+	$(BIN)/ruff format --check p2psocial cli tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -37,6 +45,15 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick
+
+# The crash soak: 100 SIGKILLs of a real daemon under load (tools/soak.py). SOAK_ARGS="--seed N -v"
+soak: $(STAMP)
+	$(BIN)/python -m tools.soak --kills 100 $(SOAK_ARGS)
+
+# Every fuzz harness with many random examples, then atheris for FUZZ_SECONDS per target.
+fuzz: $(FUZZ_STAMP)
+	$(BIN)/python -m pytest -q tests/fuzz --hypothesis-profile=fuzz
+	$(BIN)/python -m tools.fuzz --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
