@@ -1,20 +1,29 @@
-"""The app: boot (welcome, unlock, open the node), views as modes, live updates.
+"""The app: boot (welcome, unlock, open or attach), views as modes, live updates.
 
-Views are Textual *modes* (1 Home, 2 Global, 3 my Profile, 4 Network); Thread and other
-people's profiles are pushed on top of the current view. The app gets its backend from
-outside in tests (``backend=``), or makes one on boot:
+Views are Textual *modes*, one key each (:data:`VIEWS`); Thread and other people's
+profiles are pushed on top of the current view. The app gets its backend from outside in
+tests (``backend=``), or makes one on boot:
 
-- a daemon answers on the home's control socket: a read-only view of the index
-  (:class:`ReadOnlyBackend`), polled for new messages;
+- a node answers on the home's control socket (``p2psocial node``, or another app): the
+  app attaches to it (:class:`AttachedBackend`): writes go through the socket, new messages
+  come from its ``subscribe`` stream;
 - otherwise the node runs here on trio in guest mode (:class:`LocalBackend`), with the
-  network unless ``network=False``.
+  network unless ``network=False``, serving the control socket in turn;
+- the home is held by a process that does not answer: a read-only view of the index
+  (:class:`ReadOnlyBackend`), polled for new messages.
+
+Live updates: each burst of stored messages bumps :attr:`P2PSocialApp.generation`; the
+visible view catches up at most every :data:`LIVE_DELAY` seconds, the others when shown,
+so a burst of any size costs one refresh per interval and typing never waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -23,22 +32,35 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
+from textual.theme import Theme
 
 from p2psocial import keystore
 from p2psocial.control import ControlClient
-from p2psocial.core.ids import MessageId
+from p2psocial.core.ids import AuthorId, MessageId
 from p2psocial.errors import HomeLockedError, NetworkError, NotInitializedError, P2PSocialError
-from p2psocial.node import EventsMissed, NewMessage
 
-from .backend import Backend, LocalBackend, ReadOnlyBackend
+from .backend import (
+    PAGE,
+    Arrived,
+    AttachedBackend,
+    Backend,
+    LocalBackend,
+    ReadOnlyBackend,
+)
 from .dialogs.compose import ComposeScreen
-from .screens.base import BaseScreen, ItemScreen
+from .dialogs.help import HelpScreen
+from .dialogs.jump import JumpScreen
+from .screens.base import BaseScreen
 from .screens.feed import GlobalScreen, HomeScreen
 from .screens.network import NetworkScreen
+from .screens.notifications import NotificationsScreen
 from .screens.profile import ProfileScreen
+from .screens.search import SearchScreen
+from .screens.settings import SettingsScreen
 from .screens.starting import StartingScreen
 from .screens.welcome import Created, UnlockScreen, WelcomeScreen
+from .settings import Settings, load_settings, save_settings
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +69,41 @@ LIVE_DELAY = 0.2
 POLL_SECONDS = 2.0
 """Read-only view: how often the index is checked for new messages."""
 STATUS_SECONDS = 2.0
+"""How often the title (peers, unread notifications) is brought up to date."""
+TOAST_SECONDS = 4.0
+"""At most one "new from the network" note per this many seconds."""
+UNREAD_SECONDS = 2.0
+"""At most one count of unread notifications per this many seconds."""
+ATTACH_WAIT = 5.0
+"""Seconds to wait for the control socket of a node that holds the home but is starting."""
 
 VIEWS_GROUP = Binding.Group("Views", compact=True)
-VIEWS = {"1": "home", "2": "global", "3": "profile", "4": "network"}
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A main view: its key, mode name and title."""
+
+    key: str
+    mode: str
+    title: str
+
+
+VIEWS: tuple[View, ...] = (
+    View("1", "home", "Home"),
+    View("2", "global", "Global"),
+    View("3", "notifications", "Notifications"),
+    View("4", "profile", "Me"),
+    View("5", "search", "Search"),
+    View("6", "network", "Network"),
+    View("7", "settings", "Settings"),
+)
+HELP_NOISE = frozenset(
+    {"Scroll Left", "Scroll Right", "Page Left", "Page Right", "Copy selected text"}
+)
+"""Bindings of Textual's own widgets that the help screen leaves out."""
+BEHIND_DIALOGS = frozenset({"compose", "view", "jump", "leave"})
+"""App actions that are off while a dialog is open."""
 
 
 class P2PSocialApp(App[None]):
@@ -58,23 +112,20 @@ class P2PSocialApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "p2psocial"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "compose", "Post"),
-        Binding("1", "view('home')", "Home", group=VIEWS_GROUP),
-        Binding("2", "view('global')", "Global", group=VIEWS_GROUP),
-        Binding("3", "view('profile')", "Me", group=VIEWS_GROUP),
-        Binding("4", "view('network')", "Network", group=VIEWS_GROUP),
-        Binding("question_mark", "toggle_help", "Keys", show=False),
-        Binding("q", "quit", "Quit", show=False),
+        Binding("n", "compose", "Post", show=False),
+        *(Binding(v.key, f"view('{v.mode}')", v.title, group=VIEWS_GROUP) for v in VIEWS),
+        Binding("slash", "view('search')", "Search", show=False),
+        Binding("g", "jump", "Go to author", show=False),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("q", "leave", "Quit", show=False),
     ]
 
     class NewMessages(Message):
-        """The node stored messages (posted from the trio side)."""
+        """The node stored messages (posted from the node's side)."""
 
-        def __init__(self, count: int, network: int, missed: bool) -> None:
+        def __init__(self, arrived: Arrived) -> None:
             super().__init__()
-            self.count = count
-            self.network = network
-            self.missed = missed
+            self.arrived = arrived
 
     def __init__(
         self,
@@ -84,6 +135,7 @@ class P2PSocialApp(App[None]):
         listen: Sequence[str] | None = None,
         mdns: bool | None = None,
         backend: Backend | None = None,
+        settings: Settings | None = None,
     ) -> None:
         super().__init__()
         self.home = home
@@ -91,8 +143,15 @@ class P2PSocialApp(App[None]):
         self.listen = listen
         self.mdns = mdns
         self._backend = backend
+        self.settings = settings if settings is not None else load_settings(home)
+        self.settings_generation = 0
         self.generation = 0
+        self.follows_generation = 0
+        self.unread = 0
         self._flush_pending = False
+        self._pending_network = 0
+        self._last_toast = 0.0
+        self._last_unread = 0.0
         self.ready = asyncio.Event()
         self._last_counts: dict[str, int] | None = None
         self._me_label = ""
@@ -107,6 +166,10 @@ class P2PSocialApp(App[None]):
         return StartingScreen()
 
     def on_mount(self) -> None:
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        self.set_class(self.settings.compact, "-compact")
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._boot()
 
     # --- boot ----------------------------------------------------------------------------
@@ -123,8 +186,8 @@ class P2PSocialApp(App[None]):
             self._backend = backend
         if created is not None and created.name:
             try:
-                await self.backend.set_profile(created.name)
-            except P2PSocialError as exc:
+                await self.backend.set_profile(created.name, "")
+            except (P2PSocialError, OSError) as exc:
                 self.notify(str(exc), title="Name not published", severity="error")
         if self.backend.read_only:
             # The baseline for polling, taken before the views first read the index.
@@ -137,20 +200,23 @@ class P2PSocialApp(App[None]):
         self._me_label = info.display_name if info else me.short
         self.add_mode("home", HomeScreen)
         self.add_mode("global", GlobalScreen)
+        self.add_mode("notifications", NotificationsScreen)
         self.add_mode("profile", partial(ProfileScreen, me, is_mode=True))
+        self.add_mode("search", SearchScreen)
         self.add_mode("network", NetworkScreen)
+        self.add_mode("settings", SettingsScreen)
         await self.switch_mode("home")
         self._update_title()
         self.set_interval(STATUS_SECONDS, self._update_title)
         if self.backend.read_only:
             self.set_interval(POLL_SECONDS, self._poll)
         self.ready.set()
+        self._count_unread()
 
     async def _open_backend(self, created: Created | None) -> Backend | None:
-        client = await asyncio.to_thread(ControlClient.connect, self.home)
-        if client is not None:
-            client.close()
-            return self._read_only()
+        attached = await self._attach_to_node()
+        if attached is not None:
+            return attached
         passphrase = created.passphrase if created else None
         if passphrase is None and keystore.is_encrypted(self.home):
             passphrase = await self.push_screen_wait(UnlockScreen(self.home))
@@ -166,6 +232,13 @@ class P2PSocialApp(App[None]):
                     on_events=self._on_events,
                 )
             except HomeLockedError:
+                # A node is starting on this home (it takes the lock before it listens).
+                deadline = time.monotonic() + ATTACH_WAIT
+                while time.monotonic() < deadline:
+                    attached = await self._attach_to_node()
+                    if attached is not None:
+                        return attached
+                    await asyncio.sleep(0.2)
                 return self._read_only()
             except (NetworkError, OSError) as exc:
                 if not network:
@@ -182,6 +255,31 @@ class P2PSocialApp(App[None]):
                 self._cannot_open(exc)
                 return None
 
+    async def _attach_to_node(self) -> Backend | None:
+        """The node running on this home, attached to; None when none answers."""
+        try:
+            client = await asyncio.to_thread(ControlClient.connect, self.home)
+        except (P2PSocialError, OSError) as exc:
+            self.notify(str(exc), title="The node on this home does not answer", severity="error")
+            return None
+        if client is None:
+            return None
+        client.close()
+        try:
+            backend = await AttachedBackend.start(
+                self.home, on_events=self._on_events, on_link=self._on_link
+            )
+        except (P2PSocialError, OSError) as exc:
+            self.notify(str(exc), title="Cannot attach to the running node", severity="error")
+            return None
+        self.notify(
+            f"A node runs on this home (pid {backend.node_pid}): this app uses it. "
+            "Quitting the app leaves it running.",
+            title="Attached",
+            timeout=6,
+        )
+        return backend
+
     def _cannot_open(self, exc: Exception) -> None:
         self.notify(str(exc), title="Cannot open the node", severity="error", timeout=30)
         screen = self.screen
@@ -190,9 +288,8 @@ class P2PSocialApp(App[None]):
 
     def _read_only(self) -> Backend:
         self.notify(
-            "A node is running on this home: this is a read-only view of its index, "
-            "refreshed every few seconds. Post with `p2psocial post`, or stop the node "
-            "and reopen the app (attaching to a running node comes later).",
+            "Another program has this home open and no node answers on its control socket: "
+            "this is a read-only view of the index, refreshed every few seconds.",
             title="Read-only view",
             severity="warning",
             timeout=15,
@@ -206,22 +303,32 @@ class P2PSocialApp(App[None]):
 
     # --- live updates --------------------------------------------------------------------
 
-    def _on_events(self, batch: list[NewMessage | EventsMissed]) -> None:
-        """Called on the trio side (same thread) with one burst of events."""
-        news = [e for e in batch if isinstance(e, NewMessage)]
-        self.post_message(
-            self.NewMessages(
-                len(news),
-                sum(e.source == "network" for e in news),
-                any(isinstance(e, EventsMissed) for e in batch),
+    def _on_events(self, arrived: Arrived) -> None:
+        """Called on the app's thread with one burst of stored messages."""
+        self.post_message(self.NewMessages(arrived))
+
+    def _on_link(self, up: bool, why: str) -> None:
+        if up:
+            self.notify("Attached to the node again.", title="Node back")
+        else:
+            self.notify(
+                f"{why}. Reading still works; posting waits until a node runs on this home.",
+                title="Lost the node",
+                severity="error",
+                timeout=12,
             )
-        )
+        self._update_title()
 
     @on(NewMessages)
     def _new_messages(self, event: NewMessages) -> None:
         self.generation += 1
-        if event.network:
-            self.notify(f"{event.network} new from the network", timeout=2)
+        me = self._backend.me if self._backend is not None else None
+        if event.arrived.missed or any(
+            m.author == me and m.kind in ("follow", "unfollow") for m in event.arrived.messages
+        ):
+            # Whose messages Home holds has changed: it must be read again, not merged.
+            self.follows_generation += 1
+        self._pending_network += event.arrived.from_network
         if not self._flush_pending:
             self._flush_pending = True
             self.set_timer(LIVE_DELAY, self._refresh_visible)
@@ -229,9 +336,20 @@ class P2PSocialApp(App[None]):
     def _refresh_visible(self) -> None:
         """Refresh only the visible view; the others catch up when shown."""
         self._flush_pending = False
+        if not self.screen_stack:
+            return  # the app is closing
         screen = self.screen
         if isinstance(screen, BaseScreen):
             screen._catch_up()
+        now = time.monotonic()
+        if self._pending_network and now - self._last_toast >= TOAST_SECONDS:
+            if self.settings.toasts:
+                count = self._pending_network
+                self.notify(f"{count} new from the network", timeout=2)
+            self._pending_network = 0
+            self._last_toast = now
+        if now - self._last_unread >= UNREAD_SECONDS:
+            self._count_unread()
 
     async def _poll(self) -> None:
         try:
@@ -239,25 +357,86 @@ class P2PSocialApp(App[None]):
         except P2PSocialError:
             return
         if self._last_counts is not None and counts != self._last_counts:
-            self.post_message(self.NewMessages(1, 0, False))
+            self.post_message(self.NewMessages(Arrived((), missed=True)))
         self._last_counts = counts
+
+    @work(exclusive=True, group="unread")
+    async def _count_unread(self) -> None:
+        self._last_unread = time.monotonic()
+        if not self.screen_stack or isinstance(self.screen, NotificationsScreen):
+            return  # it counts them as seen itself
+        try:
+            notes = await self.backend.notifications(limit=PAGE)
+        except P2PSocialError as exc:
+            log.info("cannot count notifications: %s", exc)
+            return
+        seen = self.settings.seen_notifications
+        self.unread = sum(seen is None or note.cursor > seen for note in notes)
+        self._update_title()
+
+    def notifications_seen(self, newest: tuple[int, int]) -> None:
+        """The Notifications view showed everything up to ``newest``."""
+        seen = self.settings.seen_notifications
+        if seen is None or newest > seen:
+            self._save(replace(self.settings, seen_notifications=newest))
+        if self.unread:
+            self.unread = 0
+            self._update_title()
 
     def _update_title(self) -> None:
         if self._backend is None:
             return
-        parts = ["p2psocial", self._me_label or self._backend.me.short]
-        if self._backend.read_only:
+        backend = self._backend
+        parts = ["p2psocial", self._me_label or backend.me.short]
+        if backend.mode == "read-only":
             parts.append("read-only")
+        elif isinstance(backend, AttachedBackend) and not backend.linked:
+            parts.append("node not answering")
         else:
-            status = self._backend.network_status()
+            if backend.mode == "attached":
+                parts.append("attached")
+            status = backend.network_status()
             if status is None:
                 parts.append("offline")
             else:
-                connected = sum(p.connected for p in status.peers)
+                connected = status.connected
                 parts.append(f"{connected} peer" if connected == 1 else f"{connected} peers")
+        if self.unread:
+            more = "+" if self.unread >= PAGE else ""
+            parts.append(f"{self.unread}{more} new notifications")
         self.title = " · ".join(parts)
 
+    # --- settings ------------------------------------------------------------------------
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Use and save new settings; redraw what they change."""
+        old, self.settings = self.settings, settings
+        self._save(settings)
+        self.set_class(settings.compact, "-compact")
+        if (old.times, old.show_ids) != (settings.times, settings.show_ids):
+            self.settings_generation += 1
+            for screen in self.screen_stack:
+                if isinstance(screen, BaseScreen):
+                    screen.rerender()
+                    screen.settings_generation = self.settings_generation
+
+    def _theme_changed(self, theme: Theme) -> None:
+        if theme.name != self.settings.theme:
+            self._save(replace(self.settings, theme=theme.name))
+
+    def _save(self, settings: Settings) -> None:
+        self.settings = settings
+        try:
+            save_settings(self.home, settings)
+        except OSError as exc:
+            self.notify(f"Settings not saved: {exc}", severity="error")
+
     # --- actions -------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Behind a dialog, app keys would act on the view under it.
+        modal = bool(self.screen_stack) and isinstance(self.screen, ModalScreen)
+        return not (modal and action in BEHIND_DIALOGS)
 
     def action_view(self, name: str) -> None:
         if not self.ready.is_set():
@@ -278,51 +457,137 @@ class P2PSocialApp(App[None]):
 
         self.push_screen(ComposeScreen(submit), self._posted)
 
-    def _posted(self, message: object) -> None:
+    def _posted(self, message: MessageId | None) -> None:
         if message is not None:
             self.notify("Posted.")
+            screen = self.screen
+            if isinstance(screen, BaseScreen):
+                screen._catch_up()
 
-    def action_toggle_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+    def action_jump(self) -> None:
+        if not self.ready.is_set():
+            return
+
+        def chosen(author: AuthorId | None) -> None:
+            screen = self.screen
+            if author is not None and isinstance(screen, BaseScreen):
+                screen.open_profile(author)
+
+        self.push_screen(JumpScreen(self.backend.resolve_author), chosen)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        screen = self.screen
+        title = screen.sub_title or "p2psocial"
+        sections: dict[str, list[tuple[str, str]]] = {"view": [], "list": [], "app": []}
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if binding.system or not binding.description or key in seen:
+                continue
+            if binding.description in HELP_NOISE:
+                continue
+            seen.add(key)
+            row = (self.get_key_display(binding), binding.description)
+            section = "app" if active.node is self else "view" if active.node is screen else "list"
+            sections[section].append(row)
+        sections["app"] += [("ctrl+p", "Every command, searchable"), ("ctrl+q", "Quit")]
+        self.push_screen(
+            HelpScreen(
+                title,
+                [
+                    ("This view", sections["view"]),
+                    ("Moving around", sections["list"]),
+                    ("Everywhere", sections["app"]),
+                ],
+            )
+        )
+
+    def action_leave(self) -> None:
+        self.exit()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if not self.ready.is_set():
             return
-        yield SystemCommand("New post", "Write a post (n)", self.action_compose)
-        for key, name in VIEWS.items():
+        for view in VIEWS:
             yield SystemCommand(
-                f"View: {name.title()}",
-                f"Switch to {name} ({key})",
-                partial(self.action_view, name),
+                f"View: {view.title}",
+                f"Switch to {view.title} ({view.key})",
+                partial(self.action_view, view.mode),
             )
-        if isinstance(screen, ItemScreen):
-            for action, title, help_ in (
-                ("reply", "Reply", "Reply to the highlighted message (r)"),
-                ("react", "Like 👍", "React with 👍 to the highlighted message (l)"),
-                ("repost", "Repost", "Repost the highlighted message (t)"),
-                ("follow", "Follow or unfollow", "Follow or unfollow its author (f)"),
-                ("profile", "Open profile", "Show the author's profile (p)"),
-                ("copy_id", "Copy message id", "Copy the full id to the clipboard (c)"),
-            ):
-                yield SystemCommand(title, help_, partial(screen.run_action, action))
-            item = screen.current_item()
-            if item is not None:
-                yield SystemCommand(
-                    "Open thread",
-                    "Show the conversation (enter)",
-                    partial(screen.open_thread, item),
-                )
-        if isinstance(screen, NetworkScreen):
+        yield from self._binding_commands(screen)
+        yield from self._settings_commands()
+
+    def _binding_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Every binding active where the palette was opened (never a stale list)."""
+        seen = {f"view('{v.mode}')" for v in VIEWS}
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.system or not binding.description or binding.action in seen:
+                continue
+            if not active.enabled:
+                continue
+            seen.add(binding.action)
+            display = self.get_key_display(binding)
             yield SystemCommand(
-                "Copy my address", "Copy a listen address (c)", screen.action_copy_address
+                binding.description,
+                f"{binding.tooltip or binding.description} ({display})",
+                partial(self._run_binding, active.node, binding.action),
             )
-            yield SystemCommand(
-                "Add a peer", "Dial a peer by multiaddr (a)", screen.action_add_peer
-            )
+
+    async def _run_binding(self, node: object, action: str) -> None:
+        from textual.dom import DOMNode  # noqa: PLC0415
+
+        if isinstance(node, DOMNode):
+            await self.run_action(action, node)
+
+    def _settings_commands(self) -> Iterable[SystemCommand]:
+        settings = self.settings
+        toggles: list[tuple[str, str, Callable[[], None]]] = [
+            (
+                "Times: " + ("relative" if settings.times == "absolute" else "absolute"),
+                "Show message times as ages (5m) or local dates and times",
+                lambda: self.apply_settings(
+                    replace(
+                        self.settings,
+                        times="relative" if self.settings.times == "absolute" else "absolute",
+                    )
+                ),
+            ),
+            (
+                "Author ids: " + ("hide" if settings.show_ids else "show"),
+                "Show or hide the short author id beside each name",
+                lambda: self.apply_settings(
+                    replace(self.settings, show_ids=not self.settings.show_ids)
+                ),
+            ),
+            (
+                "Compact lists: " + ("off" if settings.compact else "on"),
+                "No blank line between messages",
+                lambda: self.apply_settings(
+                    replace(self.settings, compact=not self.settings.compact)
+                ),
+            ),
+            (
+                "Network notes: " + ("off" if settings.toasts else "on"),
+                "Pop up a note when messages arrive from the network",
+                lambda: self.apply_settings(
+                    replace(self.settings, toasts=not self.settings.toasts)
+                ),
+            ),
+            (
+                "Theme: " + ("light" if self.current_theme.dark else "dark"),
+                "Switch between the dark and the light theme",
+                lambda: setattr(
+                    self, "theme", "textual-light" if self.current_theme.dark else "textual-dark"
+                ),
+            ),
+        ]
+        for title, help_, callback in toggles:
+            yield SystemCommand(title, help_, callback)
 
 
 def _has_identity(home: Path) -> bool:

@@ -1,16 +1,27 @@
-"""What the app talks to: a node run in this process, or a read-only view of the index.
+"""What the app asks of a node: the node here, a running daemon, or a read-only index.
 
-:class:`LocalBackend` runs the node (and, unless disabled, the network) on trio in *guest
-mode* inside Textual's asyncio loop: ``trio.lowlevel.start_guest_run`` hands trio's I/O
-waits to asyncio, so both share one thread. The UI reaches trio through its
-:class:`trio.lowlevel.TrioToken`: :meth:`LocalBackend.call` schedules a task in the trio
-nursery with ``token.run_sync_soon`` and awaits an asyncio future that the task resolves.
-:meth:`LocalBackend.stop` cancels the trio run and waits for its ``done_callback`` before the
-asyncio loop may close.
+Three backends give the screens one interface (:class:`Backend`):
 
-:class:`ReadOnlyBackend` is used when a daemon owns the home: it reads the index read-only
-and refuses writes with a clear message (attaching to the daemon's control socket for
-writes and live events is not done yet).
+- :class:`LocalBackend` runs the node (and, unless disabled, the network and the control
+  socket) on trio in *guest mode* inside Textual's asyncio loop:
+  ``trio.lowlevel.start_guest_run`` hands trio's I/O waits to asyncio, so both share one
+  thread. The UI reaches trio through its :class:`trio.lowlevel.TrioToken`:
+  :meth:`LocalBackend.call` schedules a task in the trio nursery with
+  ``token.run_sync_soon`` and awaits an asyncio future that the task resolves.
+  :meth:`LocalBackend.stop` cancels the trio run and waits for its ``done_callback`` before
+  the asyncio loop may close. Because it serves the control socket too, ``p2psocial post``
+  and a second app on the same home work while it runs.
+- :class:`AttachedBackend` is used when a node (``p2psocial node``, or another app) already
+  owns the home: writes go over its control socket (one short connection per request), a
+  worker thread holds a ``subscribe`` connection and hands each burst of events to the app,
+  and the daemon's network status is polled.
+- :class:`ReadOnlyBackend` is the fallback when another process holds the home but nothing
+  answers on its control socket: it reads the index and refuses writes with one clear
+  message.
+
+All three read timelines, threads and profiles straight from the index
+(:class:`IndexReads`, a read-only SQLite connection used from a worker thread), as the
+design says: one writer, many readers.
 """
 
 from __future__ import annotations
@@ -18,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -27,11 +40,17 @@ from outcome import Outcome
 
 from p2psocial import keystore
 from p2psocial.config import load_config
+from p2psocial.control import (
+    ControlClient,
+    ControlEvent,
+    NotRunningError,
+    serve_control,
+)
 from p2psocial.core.ids import AuthorId, MessageId
 from p2psocial.errors import P2PSocialError
 from p2psocial.home import HomePaths
 from p2psocial.node import EventsMissed, NewMessage, Node, open_node
-from p2psocial.store.queries import AuthorInfo, Cursor, IndexReader, Item
+from p2psocial.store.queries import AuthorInfo, Cursor, IndexReader, Item, Notification
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -44,6 +63,14 @@ _T = TypeVar("_T")
 
 PAGE = 40
 """Items per timeline page."""
+STATUS_SECONDS = 2.0
+"""Attached: how often the daemon's status (peers, sync) is asked for."""
+EVENT_WAIT = 0.25
+"""Attached: the event thread's longest wait, so that it notices a stop quickly."""
+RELINK_SECONDS = 3.0
+"""Attached: after losing the node, how long to wait before trying to attach again."""
+BURST = 1000
+"""At most this many events are handed to the app in one call."""
 
 
 class ReadOnlyError(P2PSocialError):
@@ -52,40 +79,229 @@ class ReadOnlyError(P2PSocialError):
     code = "input.read_only"
 
 
+# --- what the app is told -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One message the node stored."""
+
+    id: MessageId
+    author: AuthorId
+    kind: str
+    source: str
+    """``local``, ``network`` or ``import``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Arrived:
+    """A burst of stored messages, handed to the app in one call."""
+
+    messages: tuple[Arrival, ...]
+    missed: bool = False
+    """Some events were lost on the way (a slow reader): re-read everything shown."""
+
+    @property
+    def from_network(self) -> int:
+        """How many came from other nodes."""
+        return sum(m.source == "network" for m in self.messages)
+
+
+OnEvents = Callable[[Arrived], None]
+OnLink = Callable[[bool, str], None]
+"""Attached: the link to the node was lost (False, why) or made again (True, "")."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerView:
+    """One peer, as the Network view shows it."""
+
+    peer_id: str
+    connected: bool
+    gossip: bool
+    holds_my_latest: bool | None
+    received: int
+    served: int
+    incidents: int
+    last_sync: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NetView:
+    """The network, as the Network view and the title show it."""
+
+    peer_id: str
+    listen: tuple[str, ...]
+    peers: tuple[PeerView, ...]
+    published: int
+    gossip_received: int
+    left_for_sync: int
+    syncing: tuple[str, ...]
+    my_head_seq: int
+
+    @property
+    def connected(self) -> int:
+        """Peers connected now."""
+        return sum(p.connected for p in self.peers)
+
+    @classmethod
+    def of(cls, status: NetworkStatus) -> NetView:
+        """From the network's own status record (the node runs here)."""
+        return cls(
+            peer_id=status.peer_id,
+            listen=tuple(status.listen),
+            peers=tuple(
+                PeerView(
+                    peer_id=p.peer_id,
+                    connected=p.connected,
+                    gossip=p.gossip,
+                    holds_my_latest=p.holds_my_latest,
+                    received=p.messages_received,
+                    served=p.messages_served,
+                    incidents=p.incidents,
+                    last_sync=p.last_sync,
+                )
+                for p in status.peers
+            ),
+            published=status.published,
+            gossip_received=status.gossip_received,
+            left_for_sync=status.left_for_sync,
+            syncing=tuple(status.syncing),
+            my_head_seq=status.my_head_seq,
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> NetView:
+        """From the ``network`` object of the control socket's ``status`` result.
+
+        Raises:
+            KeyError, TypeError, ValueError: ``data`` is not such an object.
+        """
+        gossip = data.get("gossip") or {}
+        return cls(
+            peer_id=str(data["peer_id"]),
+            listen=tuple(str(a) for a in data.get("listen") or ()),
+            peers=tuple(
+                PeerView(
+                    peer_id=str(p["peer_id"]),
+                    connected=bool(p.get("connected")),
+                    gossip=bool(p.get("gossip")),
+                    holds_my_latest=p.get("holds_my_latest"),
+                    received=int(p.get("messages_received") or 0),
+                    served=int(p.get("messages_served") or 0),
+                    incidents=int(p.get("incidents") or 0),
+                    last_sync=p.get("last_sync"),
+                )
+                for p in data.get("peers") or ()
+            ),
+            published=int(gossip.get("published") or 0),
+            gossip_received=int(gossip.get("received") or 0),
+            left_for_sync=int(gossip.get("left_for_sync") or 0),
+            syncing=tuple(str(s) for s in data.get("syncing") or ()),
+            my_head_seq=int(data.get("my_head_seq") or 0),
+        )
+
+
+# --- the interface ------------------------------------------------------------------------
+
+
 class Backend(Protocol):
-    """What the screens need; both backends provide it (tests may inject their own)."""
+    """What the screens need; every backend provides it (tests may inject their own)."""
 
     me: AuthorId
+    mode: str
+    """``local`` (the node runs here), ``attached`` (to a running node) or ``read-only``."""
     read_only: bool
-    has_network: bool
 
     async def timeline(
         self, feed: str, *, limit: int = PAGE, before: Cursor | None = None
     ) -> list[Item]: ...
     async def thread(self, message: MessageId) -> list[Item]: ...
+    async def get(self, message: MessageId) -> Item | None: ...
     async def author(self, author: AuthorId) -> AuthorInfo | None: ...
     async def followers(self, author: AuthorId) -> list[AuthorInfo]: ...
     async def following(self, author: AuthorId) -> list[AuthorInfo]: ...
+    async def is_following(self, author: AuthorId) -> bool: ...
     async def counts(self) -> dict[str, int]: ...
+    async def notifications(
+        self, *, limit: int = PAGE, before: Cursor | None = None
+    ) -> list[Notification]: ...
+    async def search(self, query: str, *, limit: int = PAGE) -> list[Item]: ...
+    async def resolve_author(self, text: str) -> AuthorId: ...
     async def post(self, text: str) -> MessageId: ...
     async def reply(self, parent: MessageId, text: str) -> MessageId: ...
     async def react(self, target: MessageId, emoji: str) -> MessageId: ...
     async def repost(self, target: MessageId) -> MessageId: ...
     async def follow(self, author: AuthorId) -> MessageId: ...
     async def unfollow(self, author: AuthorId) -> MessageId: ...
-    async def set_profile(self, name: str) -> MessageId: ...
+    async def set_profile(self, name: str | None, bio: str | None = None) -> MessageId: ...
     async def connect(self, addr: str) -> str: ...
-    def network_status(self) -> NetworkStatus | None: ...
+    def network_status(self) -> NetView | None: ...
+    def network_note(self) -> str:
+        """Why there is no network status to show (when :meth:`network_status` is None)."""
+        ...
+
     async def stop(self) -> None: ...
 
 
-class LocalBackend:
-    """The node (and network) running on trio, guest in the app's asyncio loop.
+class IndexReads:
+    """The reads every backend shares: the index, queried from a worker thread."""
 
-    Create it with :meth:`start`; it calls ``on_events`` with each batch of
-    :class:`NewMessage` (or :class:`EventsMissed`) on the app's thread.
+    me: AuthorId
+    _reader: IndexReader
+
+    async def _read(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def timeline(
+        self, feed: str, *, limit: int = PAGE, before: Cursor | None = None
+    ) -> list[Item]:
+        return await self._read(self._reader.feed, feed, self.me, limit=limit, before=before)
+
+    async def thread(self, message: MessageId) -> list[Item]:
+        return await self._read(self._reader.thread, message)
+
+    async def get(self, message: MessageId) -> Item | None:
+        return await self._read(self._reader.get, message)
+
+    async def author(self, author: AuthorId) -> AuthorInfo | None:
+        return await self._read(self._reader.author, author)
+
+    async def followers(self, author: AuthorId) -> list[AuthorInfo]:
+        return await self._read(self._reader.followers, author)
+
+    async def following(self, author: AuthorId) -> list[AuthorInfo]:
+        return await self._read(self._reader.following, author)
+
+    async def is_following(self, author: AuthorId) -> bool:
+        return await self._read(self._reader.is_following, self.me, author)
+
+    async def counts(self) -> dict[str, int]:
+        return await self._read(self._reader.counts)
+
+    async def notifications(
+        self, *, limit: int = PAGE, before: Cursor | None = None
+    ) -> list[Notification]:
+        return await self._read(self._reader.notifications, self.me, limit=limit, before=before)
+
+    async def search(self, query: str, *, limit: int = PAGE) -> list[Item]:
+        return await self._read(self._reader.search, query, limit=limit)
+
+    async def resolve_author(self, text: str) -> AuthorId:
+        return await self._read(self._reader.resolve_author, text)
+
+
+# --- the node here --------------------------------------------------------------------------
+
+
+class LocalBackend(IndexReads):
+    """The node (and network, and control socket) on trio, guest in the app's asyncio loop.
+
+    Create it with :meth:`start`; it calls ``on_events`` with each burst of stored
+    messages on the app's thread.
     """
 
+    mode = "local"
     read_only = False
 
     def __init__(
@@ -96,7 +312,8 @@ class LocalBackend:
         network: bool,
         listen: Sequence[str] | None,
         mdns: bool | None,
-        on_events: Callable[[list[NewMessage | EventsMissed]], None],
+        on_events: OnEvents,
+        control: bool,
     ) -> None:
         self.home = home
         self.me = AuthorId(keystore.read_public_key(home))
@@ -105,6 +322,7 @@ class LocalBackend:
         self._listen = listen
         self._mdns = mdns
         self._on_events = on_events
+        self._serve_control = control
         self._node: Node | None = None
         self._network: Network | None = None
         self._nursery: trio.Nursery | None = None
@@ -123,9 +341,20 @@ class LocalBackend:
         network: bool = True,
         listen: Sequence[str] | None = None,
         mdns: bool | None = None,
-        on_events: Callable[[list[NewMessage | EventsMissed]], None] = lambda _: None,
+        on_events: OnEvents = lambda _: None,
+        control: bool = True,
     ) -> LocalBackend:
         """Open the node (and start the network) in a trio guest run; return once ready.
+
+        Args:
+            home: An initialised home.
+            passphrase: For an encrypted key.
+            network: Go online.
+            listen: Listen addresses instead of the config's.
+            mdns: mDNS on or off instead of the config's.
+            on_events: Called with each burst of stored messages.
+            control: Serve the home's control socket, so that commands and other apps
+                can use this node while it runs.
 
         Raises:
             P2PSocialError, OSError: The node or the network cannot start (then the trio
@@ -138,6 +367,7 @@ class LocalBackend:
             listen=listen,
             mdns=mdns,
             on_events=on_events,
+            control=control,
         )
         trio.lowlevel.start_guest_run(
             backend._main,
@@ -168,6 +398,7 @@ class LocalBackend:
             config = load_config(self.home)
             async with open_node(self.home, passphrase=self._passphrase) as node:
                 self._node = node
+                self._reader = node.reader
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     if self.has_network:
@@ -176,14 +407,23 @@ class LocalBackend:
                         self._network = Network(node, config, listen=self._listen, mdns=self._mdns)
                         await nursery.start(self._network.run)
                     await nursery.start(self._pump_events, node)
+                    if self._serve_control:
+                        nursery.start_soon(self._control, node)
                     if not self._ready.done():
                         self._ready.set_result(None)
                     await trio.sleep_forever()
 
+    async def _control(self, node: Node) -> None:
+        """Serve the control socket; without it the app still works (logged)."""
+        try:
+            await serve_control(node, self._network, self.home)
+        except OSError as exc:
+            log.warning("no control socket (commands cannot reach this node): %s", exc)
+
     async def _pump_events(
         self, node: Node, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Hand events to the UI in batches: one call per burst, never one per message."""
+        """Hand events to the UI in bursts: one call per burst, never one per message."""
         async with node.subscribe() as events:
             task_status.started()
             batch: list[NewMessage | EventsMissed] = []
@@ -193,9 +433,9 @@ class LocalBackend:
                 with trio.move_on_after(0.05):
                     async for more in events:
                         batch.append(more)
-                        if len(batch) >= 1000:
+                        if len(batch) >= BURST:
                             break
-                self._on_events(batch)
+                self._on_events(_arrived(batch))
                 batch = []
 
     def _finished(self, result: Outcome[None]) -> None:
@@ -255,26 +495,6 @@ class LocalBackend:
         assert self._node is not None
         return self._node
 
-    async def timeline(
-        self, feed: str, *, limit: int = PAGE, before: Cursor | None = None
-    ) -> list[Item]:
-        return await self.call(lambda: self.node.timeline(feed, limit=limit, before=before))
-
-    async def thread(self, message: MessageId) -> list[Item]:
-        return await self.call(lambda: self.node.thread(message))
-
-    async def author(self, author: AuthorId) -> AuthorInfo | None:
-        return await self.call(lambda: self.node.author(author))
-
-    async def followers(self, author: AuthorId) -> list[AuthorInfo]:
-        return await self.call(lambda: self.node.followers(author))
-
-    async def following(self, author: AuthorId) -> list[AuthorInfo]:
-        return await self.call(lambda: self.node.following(author))
-
-    async def counts(self) -> dict[str, int]:
-        return await self.call(self.node.counts)
-
     async def post(self, text: str) -> MessageId:
         return (await self.call(lambda: self.node.post(text))).id
 
@@ -293,8 +513,8 @@ class LocalBackend:
     async def unfollow(self, author: AuthorId) -> MessageId:
         return (await self.call(lambda: self.node.unfollow(author))).id
 
-    async def set_profile(self, name: str) -> MessageId:
-        return (await self.call(lambda: self.node.set_profile(name=name))).id
+    async def set_profile(self, name: str | None, bio: str | None = None) -> MessageId:
+        return (await self.call(lambda: self.node.set_profile(name=name, bio=bio))).id
 
     async def connect(self, addr: str) -> str:
         network = self._network
@@ -302,9 +522,238 @@ class LocalBackend:
             raise ReadOnlyError("the network is off (started with --no-network)")
         return await self.call(lambda: network.connect(addr))
 
-    def network_status(self) -> NetworkStatus | None:
+    def network_status(self) -> NetView | None:
         # Same thread as trio (guest mode): a synchronous read of its state is safe.
-        return None if self._network is None else self._network.status()
+        return None if self._network is None else NetView.of(self._network.status())
+
+    def network_note(self) -> str:
+        return "The network is off (started with --no-network): posts stay local until next time."
+
+
+def _arrived(batch: Sequence[NewMessage | EventsMissed | ControlEvent]) -> Arrived:
+    messages: list[Arrival] = []
+    missed = False
+    for event in batch:
+        if isinstance(event, EventsMissed):
+            missed = True
+        elif isinstance(event, NewMessage):
+            m = event.message
+            messages.append(Arrival(m.id, m.author, m.kind.value, event.source))
+        else:
+            messages.append(Arrival(event.id, event.author, event.kind, event.source))
+    return Arrived(tuple(messages), missed)
+
+
+# --- attached to a running node -------------------------------------------------------------
+
+
+class AttachedBackend(IndexReads):
+    """A node that another process runs on this home, used through its control socket.
+
+    Create it with :meth:`start`. Reads go to the index directly; each write is one request
+    on a fresh connection (a connection idle for a minute is closed by the node, and a
+    fresh one never leaves a write's fate in doubt); events come from a ``subscribe``
+    connection held by a worker thread, which attaches again if the node goes away and
+    comes back.
+    """
+
+    mode = "attached"
+    read_only = False
+
+    def __init__(self, home: Path, *, on_events: OnEvents, on_link: OnLink) -> None:
+        self.home = home
+        self.me = AuthorId(keystore.read_public_key(home))
+        self._reader = IndexReader.open(HomePaths(home).index)
+        self._on_events = on_events
+        self._on_link = on_link
+        self._loop = asyncio.get_running_loop()
+        self._stopping = threading.Event()
+        self._linked = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._status: dict[str, Any] | None = None
+        self._net: NetView | None = None
+        self._poller: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(cls, home: Path, *, on_events: OnEvents, on_link: OnLink) -> AttachedBackend:
+        """Attach: read the node's status, subscribe to its events, start polling.
+
+        Raises:
+            NotRunningError: No node answers on the home's control socket.
+            P2PSocialError: The node refused.
+        """
+        backend = cls(home, on_events=on_events, on_link=on_link)
+        try:
+            await backend._refresh_status()
+            subscribed: asyncio.Future[None] = backend._loop.create_future()
+            backend._thread = threading.Thread(
+                target=backend._events, args=(subscribed,), name="p2psocial-events", daemon=True
+            )
+            backend._thread.start()
+            await subscribed
+        except BaseException:
+            await backend.stop()
+            raise
+        backend._poller = asyncio.create_task(backend._poll_status())
+        return backend
+
+    # --- requests ------------------------------------------------------------------------
+
+    async def _call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        def request() -> Any:
+            client = ControlClient.connect(self.home)
+            if client is None:
+                raise NotRunningError(
+                    "the node on this home has stopped: start it again (p2psocial node), "
+                    "or quit and reopen the app to run the node here"
+                )
+            with client:
+                return client.call(method, params)
+
+        return await asyncio.to_thread(request)
+
+    async def _written(self, method: str, params: Mapping[str, Any]) -> MessageId:
+        result = await self._call(method, params)
+        return MessageId.parse(result["id"])
+
+    async def post(self, text: str) -> MessageId:
+        return await self._written("post", {"text": text})
+
+    async def reply(self, parent: MessageId, text: str) -> MessageId:
+        return await self._written("reply", {"parent": str(parent), "text": text})
+
+    async def react(self, target: MessageId, emoji: str) -> MessageId:
+        return await self._written("react", {"target": str(target), "emoji": emoji})
+
+    async def repost(self, target: MessageId) -> MessageId:
+        return await self._written("repost", {"target": str(target)})
+
+    async def follow(self, author: AuthorId) -> MessageId:
+        return await self._written("follow", {"author": str(author)})
+
+    async def unfollow(self, author: AuthorId) -> MessageId:
+        return await self._written("unfollow", {"author": str(author)})
+
+    async def set_profile(self, name: str | None, bio: str | None = None) -> MessageId:
+        params = {k: v for k, v in (("name", name), ("bio", bio)) if v is not None}
+        return await self._written("profile", params)
+
+    async def connect(self, addr: str) -> str:
+        result = await self._call("connect", {"addr": addr})
+        self._poller_kick()
+        return str(result["peer_id"])
+
+    # --- status --------------------------------------------------------------------------
+
+    @property
+    def node_pid(self) -> int | None:
+        """The process id of the node attached to, once known."""
+        pid = (self._status or {}).get("pid")
+        return pid if isinstance(pid, int) else None
+
+    @property
+    def linked(self) -> bool:
+        """Whether the event stream from the node is up."""
+        return self._linked.is_set()
+
+    def network_status(self) -> NetView | None:
+        return self._net
+
+    def network_note(self) -> str:
+        if self._status is None or not self.linked:
+            return "The node this app is attached to does not answer."
+        return "The node this app is attached to runs without a network (--offline)."
+
+    async def _refresh_status(self) -> None:
+        status = await self._call("status")
+        self._status = status
+        network = status.get("network")
+        try:
+            self._net = None if network is None else NetView.from_json(network)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("the node's network status is not understood: %s", exc)
+            self._net = None
+
+    async def _poll_status(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_SECONDS)
+            try:
+                await self._refresh_status()
+            except (P2PSocialError, OSError) as exc:
+                log.info("status from the node failed: %s", exc)
+                self._status = None
+                self._net = None
+
+    def _poller_kick(self) -> None:
+        task = asyncio.ensure_future(self._refresh_status())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    # --- events (a worker thread) ----------------------------------------------------------
+
+    def _events(self, subscribed: asyncio.Future[None]) -> None:
+        """Hold a subscription and hand bursts to the app; attach again after a loss."""
+        first = True
+        while not self._stopping.is_set():
+            why = ""
+            try:
+                client = ControlClient.connect(self.home)
+                if client is None:
+                    raise NotRunningError("no node answers on this home's control socket")
+                with client:
+                    client.subscribe()
+                    self._linked.set()
+                    self._post(self._link_changed, True, "", subscribed if first else None)
+                    if not first:
+                        # Whatever was stored while unlinked: the app re-reads everything.
+                        self._post(self._on_events, Arrived((), missed=True))
+                    first = False
+                    while not self._stopping.is_set():
+                        events = client.receive_events(EVENT_WAIT)
+                        for start in range(0, len(events), BURST):
+                            self._post(self._on_events, _arrived(events[start : start + BURST]))
+            except (P2PSocialError, OSError) as exc:
+                why = str(exc)
+            if self._stopping.is_set():
+                break
+            if first:
+                error = NotRunningError(f"cannot follow the node's events: {why}")
+                self._post(_fail, subscribed, error)
+                return
+            if self._linked.is_set():
+                self._linked.clear()
+                self._post(self._link_changed, False, why, None)
+            self._stopping.wait(RELINK_SECONDS)
+
+    def _post(self, fn: Callable[..., object], *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to tell
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _link_changed(self, up: bool, why: str, subscribed: asyncio.Future[None] | None) -> None:
+        if subscribed is not None:
+            if not subscribed.done():
+                subscribed.set_result(None)
+            return
+        self._on_link(up, why)
+        if up:
+            self._poller_kick()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+        await asyncio.to_thread(self._reader.close)
+
+
+def _fail(future: asyncio.Future[None], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
+# --- read-only ------------------------------------------------------------------------------
 
 
 class RefusesWrites:
@@ -333,57 +782,37 @@ class RefusesWrites:
     async def unfollow(self, author: AuthorId) -> MessageId:
         raise self._refuse()
 
-    async def set_profile(self, name: str) -> MessageId:
+    async def set_profile(self, name: str | None, bio: str | None = None) -> MessageId:
         raise self._refuse()
 
     async def connect(self, addr: str) -> str:
         raise self._refuse()
 
 
-class ReadOnlyBackend(RefusesWrites):
-    """The index of a home that another process (a daemon) owns, opened read-only."""
+class ReadOnlyBackend(IndexReads, RefusesWrites):
+    """The index of a home another process holds, with no node answering for it."""
 
     refusal = (
-        "a node is running on this home: this view is read-only "
-        "(use `p2psocial post`, or stop the node and reopen the app)"
+        "another program has this home open and no node answers on its control socket: "
+        "this view is read-only (close that program and reopen the app)"
     )
 
+    mode = "read-only"
     read_only = True
-    has_network = False
 
     def __init__(self, home: Path) -> None:
         self.home = home
         self.me = AuthorId(keystore.read_public_key(home))
         self._reader = IndexReader.open(HomePaths(home).index)
 
-    async def _read(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-        return await asyncio.to_thread(fn, *args, **kwargs)
-
-    async def timeline(
-        self, feed: str, *, limit: int = PAGE, before: Cursor | None = None
-    ) -> list[Item]:
-        return await self._read(self._reader.feed, feed, self.me, limit=limit, before=before)
-
-    async def thread(self, message: MessageId) -> list[Item]:
-        return await self._read(self._reader.thread, message)
-
-    async def author(self, author: AuthorId) -> AuthorInfo | None:
-        return await self._read(self._reader.author, author)
-
-    async def followers(self, author: AuthorId) -> list[AuthorInfo]:
-        return await self._read(self._reader.followers, author)
-
-    async def following(self, author: AuthorId) -> list[AuthorInfo]:
-        return await self._read(self._reader.following, author)
-
-    async def counts(self) -> dict[str, int]:
-        return await self._read(self._reader.counts)
-
-    def network_status(self) -> NetworkStatus | None:
+    def network_status(self) -> NetView | None:
         return None
 
+    def network_note(self) -> str:
+        return "Another program holds this home: its network is not visible from here."
+
     async def stop(self) -> None:
-        self._reader.close()
+        await asyncio.to_thread(self._reader.close)
 
 
 def _unwrap_group(exc: BaseException) -> BaseException:

@@ -25,21 +25,31 @@ DEADLINE = 20.0
 SIZE = (80, 24)
 
 
+_waiting: list[str] = []
+
+
 def run(test: Callable[[], Awaitable[None]], deadline: float = DEADLINE) -> None:
-    """Run an async test on a fresh asyncio loop, failing after ``deadline`` seconds."""
+    """Run an async test on a fresh asyncio loop, failing after ``deadline`` seconds
+    (and saying which :func:`wait_for` was still waiting)."""
 
     async def bounded() -> None:
         async with asyncio.timeout(deadline):
             await test()
 
-    asyncio.run(bounded())
+    _waiting.clear()
+    try:
+        asyncio.run(bounded())
+    except TimeoutError:
+        pytest.fail(f"not within {deadline} s: waiting for {_waiting[-1:] or 'nothing'}")
 
 
 async def wait_for(pilot: Pilot[Any], condition: Callable[[], object], what: str) -> None:
     """Let the app work until ``condition()`` holds (the test's deadline bounds it)."""
+    _waiting.append(what)
     while not condition():
         await pilot.pause()
         await asyncio.sleep(0.01)  # yield to trio's guest ticks and worker threads
+    _waiting.pop()
 
 
 async def ready(pilot: Pilot[Any]) -> P2PSocialApp:

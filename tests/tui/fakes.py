@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from p2psocial_cli.tui.backend import PAGE, RefusesWrites
+from p2psocial_cli.tui.backend import PAGE, NetView, PeerView, RefusesWrites
 
 from p2psocial.core.bodies import Kind
 from p2psocial.core.ids import AuthorId, MessageId
-from p2psocial.net.network import NetworkStatus, PeerStatus
-from p2psocial.store.queries import AuthorInfo, Cursor, Item, Reactions
+from p2psocial.errors import NotFoundError
+from p2psocial.store.queries import AuthorInfo, Cursor, Item, Notification, Reactions
 from tests.factories import author_id, message_id
 
 ME = author_id(90)
@@ -54,12 +54,11 @@ def _item(
 
 
 class FakeBackend(RefusesWrites):
-    refusal = "the snapshot backend does not write"
-
     """In memory; writes are refused (snapshots only look)."""
 
+    refusal = "the snapshot backend does not write"
+    mode = "local"
     read_only = False
-    has_network = True
 
     def __init__(self) -> None:
         self.me = ME
@@ -140,35 +139,75 @@ class FakeBackend(RefusesWrites):
     async def counts(self) -> dict[str, int]:
         return {"messages": len(self.feed), "authors": 4, "forks": 0}
 
-    def network_status(self) -> NetworkStatus | None:
+    async def get(self, message: MessageId) -> Item | None:
+        return next((i for i in self.feed if i.id == message), None)
+
+    async def is_following(self, author: AuthorId) -> bool:
+        return author == ALICE
+
+    async def notifications(
+        self, *, limit: int = PAGE, before: Cursor | None = None
+    ) -> list[Notification]:
+        if before is not None:
+            return []
+        mine = self.feed[0]
+        bob_reply = _item(
+            7,
+            BOB,
+            "Welcome! Which port do you listen on?",
+            hours=0,
+            kind=Kind.REPLY,
+            root=mine.id,
+            parent=mine.id,
+        )
+        like = _item(8, ALICE, "🎉", hours=1, kind=Kind.REACTION)
+        follow = _item(9, CAROL, "", hours=2, kind=Kind.FOLLOW)
+        mention = _item(10, ALICE, f"say hi to {ME.short}, new here", hours=3)
+        return [
+            Notification("reply", bob_reply, mine),
+            Notification("reaction", like, mine),
+            Notification("follow", follow, None),
+            Notification("mention", mention, None),
+        ][:limit]
+
+    async def search(self, query: str, *, limit: int = PAGE) -> list[Item]:
+        words = query.lower().split()
+        return [i for i in self.feed if i.text and all(w in i.text.lower() for w in words)]
+
+    async def resolve_author(self, text: str) -> AuthorId:
+        for author in NAMES:
+            if str(author).startswith(text.strip()):
+                return author
+        raise NotFoundError(f"no author matches {text.strip()!r}")
+
+    def network_status(self) -> NetView | None:
         peer = "12D3KooWPeerPeerPeerPeerPeerPeerPeerPeerPeerPeerPeer1"
-        return NetworkStatus(
+        return NetView(
             peer_id="12D3KooWMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMe",
             listen=(
                 "/ip4/127.0.0.1/tcp/4500/p2p/12D3KooWMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMeMe",
             ),
-            topics=("p2psocial/1",),
             peers=(
-                PeerStatus(
+                PeerView(
                     peer_id=peer,
-                    addrs=(f"/ip4/127.0.0.1/tcp/4501/p2p/{peer}",),
                     connected=True,
                     gossip=True,
-                    my_head_seq=2,
                     holds_my_latest=True,
-                    sessions=1,
-                    messages_received=6,
-                    messages_served=2,
-                    last_sync=None,
+                    received=6,
+                    served=2,
                     incidents=0,
+                    last_sync=None,
                 ),
             ),
             published=2,
-            left_for_sync=0,
             gossip_received=6,
+            left_for_sync=0,
             syncing=(),
             my_head_seq=2,
         )
+
+    def network_note(self) -> str:
+        return "The network is off."
 
     async def stop(self) -> None:
         pass

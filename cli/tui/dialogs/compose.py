@@ -46,11 +46,12 @@ class ComposeScreen(ModalScreen[MessageId | None]):
         self.sending = False
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="compose"):
-            title = "Reply" if self.replying_to else "New post"
+        with Vertical(id="compose", classes="dialog"):
+            replying_to = self.replying_to
+            title = f"Reply to {replying_to.author_display}" if replying_to else "New post"
             yield Label(title, id="compose-title")
-            if self.replying_to is not None:
-                yield Label(render_item(self.replying_to), id="compose-context")
+            if replying_to is not None:
+                yield Label(render_item(replying_to, actions=False), id="compose-context")
             yield TextArea(id="compose-text", soft_wrap=True, show_line_numbers=False)
             with Horizontal(id="compose-bar"):
                 yield Label("", id="compose-count")

@@ -1,4 +1,4 @@
-"""What every main screen shares: the backend, and actions on the highlighted message."""
+"""What every main screen shares: the backend, live updates, actions on a message."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from p2psocial.errors import P2PSocialError
 from p2psocial.store.queries import Item
 
 from ..dialogs.compose import ComposeScreen
+from ..dialogs.repost import RepostScreen
+from ..widgets.items import PagedList
 
 if TYPE_CHECKING:
     from ..app import P2PSocialApp
@@ -25,8 +27,16 @@ REACTION = "👍"
 class BaseScreen(Screen[None]):
     """A screen of the app with access to its backend."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Here rather than on the app only, so that the footer shows them first.
+        Binding("question_mark", "app.help", "Help"),
+        Binding("n", "app.compose", "Post"),
+    ]
+
     generation = -1
     """The app's event generation this screen last caught up with."""
+    settings_generation = 0
+    """The app's settings generation this screen last drew with."""
 
     @property
     def p2p(self) -> P2PSocialApp:
@@ -36,34 +46,118 @@ class BaseScreen(Screen[None]):
     def backend(self) -> Backend:
         return self.p2p.backend
 
+    _loaded = False
+    _updating = False
+    _again = False
+
+    async def load_view(self) -> None:
+        """Read what the view shows for the first time (screens override)."""
+
     async def refresh_live(self) -> None:
         """New messages were stored: show them (screens override)."""
 
     def on_screen_resume(self) -> None:
+        if self.settings_generation != self.p2p.settings_generation:
+            self.settings_generation = self.p2p.settings_generation
+            self.rerender()
         if self.generation != self.p2p.generation:
             self._catch_up()
 
-    @work(exclusive=True, group="live")
-    async def _catch_up(self) -> None:
-        self.generation = self.p2p.generation
-        await self.refresh_live()
+    def reload_view(self) -> None:
+        """Read the view again from scratch (as on its first showing)."""
+        self._loaded = False
+        self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Bring the view up to date: one update at a time, never one cut off halfway.
+
+        A request while an update runs makes that update run once more when it ends, so
+        any number of requests costs at most one extra pass.
+        """
+        if self._updating:
+            self._again = True
+            return
+        self._updating = True
+        self._update()
+
+    @work(group="live")
+    async def _update(self) -> None:
+        try:
+            while True:
+                self._again = False
+                self.generation = self.p2p.generation
+                try:
+                    if self._loaded:
+                        await self.refresh_live()
+                    else:
+                        self._loaded = True
+                        await self.load_view()
+                except P2PSocialError as exc:
+                    self.notify(str(exc), title="Cannot show this", severity="error")
+                if not self._again:
+                    return
+        finally:
+            self._updating = False
+
+    def rerender(self) -> None:
+        """The display settings changed: draw every list again."""
+        for lst in self.query(PagedList):
+            lst.rerender()
+
+    def open_profile(self, author: AuthorId) -> None:
+        """Show anyone's profile (the owner's is the Me view)."""
+        if author == self.backend.me:
+            self.p2p.action_view("profile")
+            return
+        from .profile import ProfileScreen  # noqa: PLC0415 - the screens import each other
+
+        self.app.push_screen(ProfileScreen(author))
 
 
 class ItemScreen(BaseScreen):
-    """A screen showing messages, with actions on the highlighted one."""
+    """A screen showing messages, with actions on the highlighted one.
+
+    Every action also runs from a click on the words under a message (``on``).
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reply", "Reply"),
         Binding("l", "react", "Like"),
         Binding("t", "repost", "Repost"),
         Binding("f", "follow", "Follow"),
-        Binding("p", "profile", "Profile"),
-        Binding("c", "copy_id", "Copy id", show=False),
+        Binding("p", "profile", "Open the author's profile", show=False),
+        Binding("c", "copy_id", "Copy the message id", show=False),
     ]
 
     def current_item(self) -> Item | None:
         """The message the actions apply to (screens override)."""
         return None
+
+    def select_key(self, key: str) -> Item | None:
+        """Highlight the message with this key (an id) and return it (screens override)."""
+        for lst in self.query(PagedList):
+            entry = lst.select_key(key)
+            if isinstance(entry, Item):
+                return entry
+        return None
+
+    def action_on(self, action: str, key: str) -> None:
+        """A click on a link under a message: highlight the message, then act on it."""
+        reposted = key.startswith("reposted:")
+        item = self.select_key(key.removeprefix("reposted:"))
+        if item is None:
+            return
+        if action == "author":
+            shown = item.reposted if reposted and item.reposted else item
+            self.open_profile(shown.author)
+        elif action == "open":
+            self.open_thread(item)
+        elif action == "reply":
+            self.action_reply()
+        elif action == "react":
+            self.action_react()
+        elif action == "repost":
+            self.action_repost()
 
     def _target(self) -> Item | None:
         item = self.current_item()
@@ -96,6 +190,7 @@ class ItemScreen(BaseScreen):
 
     def after_write(self, message: MessageId) -> None:
         """Something was written from this screen (screens may refresh at once)."""
+        self._catch_up()
 
     def action_react(self) -> None:
         item = self._target()
@@ -104,8 +199,17 @@ class ItemScreen(BaseScreen):
 
     def action_repost(self) -> None:
         item = self._target()
-        if item is not None:
-            self._write(f"Reposted {item.author_display}'s message.", "repost", item.id)
+        if item is None:
+            return
+        if item.kind not in (Kind.POST, Kind.REPLY):
+            self.notify("Only posts and replies can be reposted.", severity="warning")
+            return
+
+        def chosen(confirmed: bool | None) -> None:
+            if confirmed:
+                self._write(f"Reposted {item.author_display}'s message.", "repost", item.id)
+
+        self.app.push_screen(RepostScreen(item), chosen)
 
     def action_follow(self) -> None:
         item = self._target()
@@ -118,8 +222,7 @@ class ItemScreen(BaseScreen):
             self.notify("That is you.", severity="warning")
             return
         try:
-            following = {info.id for info in await self.backend.following(self.backend.me)}
-            if author in following:
+            if await self.backend.is_following(author):
                 await self.backend.unfollow(author)
                 self.notify(f"You no longer follow {name}.")
             else:
@@ -127,6 +230,12 @@ class ItemScreen(BaseScreen):
                 self.notify(f"You follow {name}: their posts join your home feed.")
         except P2PSocialError as exc:
             self.notify(str(exc), title="Failed", severity="error")
+            return
+        self.after_follow(author)
+
+    def after_follow(self, author: AuthorId) -> None:
+        """A follow or unfollow was written (screens may refresh at once)."""
+        self._catch_up()
 
     @work(group="write")
     async def _write(self, done: str, what: str, target: MessageId) -> None:
@@ -144,15 +253,18 @@ class ItemScreen(BaseScreen):
     def action_profile(self) -> None:
         item = self._target()
         if item is not None:
-            from .profile import ProfileScreen  # noqa: PLC0415 - the screens import each other
-
-            self.app.push_screen(ProfileScreen(item.author))
+            self.open_profile(item.author)
 
     def action_copy_id(self) -> None:
         item = self._target()
         if item is not None:
             self.app.copy_to_clipboard(str(item.id))
             self.notify(f"Copied {item.id.short} (full id) to the clipboard.")
+
+    def action_open(self) -> None:
+        item = self.current_item()
+        if item is not None:
+            self.open_thread(item)
 
     def open_thread(self, item: Item) -> None:
         from .thread import ThreadScreen  # noqa: PLC0415

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.widgets import Footer, Header
 
-from p2psocial.core.ids import MessageId
 from p2psocial.store.queries import Cursor, Item
 
-from ..widgets.items import Timeline
+from ..widgets.items import PagedList, Timeline
 from .base import ItemScreen
 
 EMPTY_HOME = "nothing yet: n writes a post; follow people (f) to see theirs here"
-EMPTY_GLOBAL = "nothing held yet: add a peer in Network (4)"
+EMPTY_GLOBAL = "nothing held yet: add a peer in Network (6)"
 
 
 class FeedScreen(ItemScreen):
-    """A named feed (``home``, ``global``, ``author:ID``, ``tag:TAG``)."""
+    """A named feed (``home``, ``global``, ``author:ID``, ``tag:TAG``).
+
+    ``#feed-controls``, empty and zero-high here, is where a feed's controls go (such as
+    a choice of ranking algorithm); the timeline's title says what the feed holds.
+    """
 
     feed = "home"
     view_title = "Home"
@@ -25,14 +29,18 @@ class FeedScreen(ItemScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Horizontal(id="feed-controls")
         yield Timeline(self._load, id="timeline", empty=self.empty)
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
+
+    follows_seen = 0
+    """The app's follows generation this feed was last read at."""
 
     def on_mount(self) -> None:
         self.sub_title = self.view_title
         self.timeline.border_title = self.view_title
-        self.generation = self.p2p.generation
-        self._first_load()
+        self.follows_seen = self.p2p.follows_generation
+        self._catch_up()
 
     @property
     def timeline(self) -> Timeline:
@@ -41,23 +49,32 @@ class FeedScreen(ItemScreen):
     async def _load(self, before: Cursor | None) -> list[Item]:
         return await self.backend.timeline(self.feed, before=before)
 
-    @work(exclusive=True, group="live")
-    async def _first_load(self) -> None:
-        await self.timeline.reload()
-        self.timeline.focus()
+    async def describe(self) -> str:
+        """The timeline's title: what this feed holds."""
+        return self.view_title
+
+    async def load_view(self) -> None:
+        try:
+            await self.timeline.reload()
+            self.timeline.border_title = await self.describe()
+        finally:
+            self.timeline.focus()
 
     async def refresh_live(self) -> None:
-        await self.timeline.refresh_top()
+        if self.follows_seen != self.p2p.follows_generation:
+            # Who is followed changed (or events were missed): read the feed again.
+            self.follows_seen = self.p2p.follows_generation
+            await self.timeline.reload()
+        else:
+            await self.timeline.refresh_top()
+        self.timeline.border_title = await self.describe()
 
     def current_item(self) -> Item | None:
         return self.timeline.current
 
-    def after_write(self, message: MessageId) -> None:
-        self._catch_up()
-
-    @on(Timeline.Opened)
-    def _opened(self, event: Timeline.Opened) -> None:
-        self.open_thread(event.item)
+    @on(PagedList.Opened)
+    def _opened(self, event: PagedList.Opened) -> None:
+        self.open_thread(event.entry)
 
 
 class HomeScreen(FeedScreen):
@@ -65,8 +82,16 @@ class HomeScreen(FeedScreen):
     view_title = "Home"
     empty = EMPTY_HOME
 
+    async def describe(self) -> str:
+        following = len(await self.backend.following(self.backend.me))
+        people = "1 person" if following == 1 else f"{following} people"
+        return f"Home · you and the {people} you follow · newest first"
+
 
 class GlobalScreen(FeedScreen):
     feed = "global"
     view_title = "Global"
     empty = EMPTY_GLOBAL
+
+    async def describe(self) -> str:
+        return "Global · everyone this node holds · newest first"

@@ -43,7 +43,7 @@ class NetworkScreen(BaseScreen):
                 yield Button("Connect", id="peer-connect", variant="primary")
             yield Label("Peers")
             yield DataTable(id="peers", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = "Network"
@@ -62,20 +62,23 @@ class NetworkScreen(BaseScreen):
     def refresh_status(self) -> None:
         if not self.is_current:
             return
-        status = self.backend.network_status()
+        backend = self.backend
+        status = backend.network_status()
         summary = self.query_one("#network-summary", Label)
+        where = ""
+        if backend.mode == "attached":
+            pid = getattr(backend, "node_pid", None)
+            where = f"Attached to the node running on this home (pid {pid}).\n"
         if status is None:
-            if self.backend.read_only:
-                summary.update("A node runs on this home: see `p2psocial status` for its network.")
-            else:
-                summary.update("The network is off (started with --no-network): posts stay local.")
+            summary.update(where + backend.network_note())
             return
-        connected = sum(p.connected for p in status.peers)
+        holding = sum(bool(p.holds_my_latest) for p in status.peers)
         summary.update(
-            f"peer id {status.peer_id}\n"
-            f"{connected} connected · published {status.published} · received by gossip "
+            f"{where}peer id {status.peer_id}\n"
+            f"{status.connected} connected · {holding} hold my latest (seq "
+            f"{status.my_head_seq}) · published {status.published} · received by gossip "
             f"{status.gossip_received} · left for sync {status.left_for_sync} · "
-            f"syncing with {len(status.syncing)} · my latest seq {status.my_head_seq}"
+            f"syncing with {len(status.syncing)}"
         )
         if list(status.listen) != self._addresses:
             self._addresses = list(status.listen)
@@ -96,8 +99,8 @@ class NetworkScreen(BaseScreen):
                 "●" if peer.connected else "○",
                 "yes" if peer.gossip else "no",
                 latest,
-                str(peer.messages_received),
-                str(peer.messages_served),
+                str(peer.received),
+                str(peer.served),
                 str(peer.incidents),
                 synced,
                 key=peer.peer_id,

@@ -1,73 +1,110 @@
-"""An author: profile, counts, their posts; follow or unfollow."""
+"""An author: profile card, actions, and their posts, followers and following."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.widgets import Footer, Header, Label
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Footer, Header, Label, TabbedContent, TabPane
 
 from p2psocial.core.ids import AuthorId, MessageId
-from p2psocial.errors import P2PSocialError
-from p2psocial.store.queries import Cursor, Item
+from p2psocial.store.queries import AuthorInfo, Cursor, Item
 
-from ..widgets.items import Timeline
+from ..dialogs.profile_edit import ProfileEditScreen
+from ..widgets.items import PagedList, PersonList, Timeline
 from .base import ItemScreen
+
+PEOPLE_SHOWN = 500
+"""Followers and following lists show at most this many (the count says how many)."""
 
 
 class ProfileScreen(ItemScreen):
-    """Anyone's profile (``f`` follows or unfollows them, not the highlighted author)."""
+    """Anyone's profile. ``f`` follows or unfollows *them* (not the highlighted author).
 
-    BINDINGS = [  # noqa: RUF012
+    ``#profile-actions`` holds the buttons acting on this author (follow, or edit for the
+    owner); more actions on an author belong there.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "back", "Back"),
         Binding("f", "follow", "Follow"),
+        Binding("e", "edit", "Edit profile"),
+        Binding("right_square_bracket", "tab(1)", "Next tab", show=False),
+        Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False),
     ]
 
     def __init__(self, author: AuthorId, *, is_mode: bool = False) -> None:
         super().__init__()
         self.author = author
         self.is_mode = is_mode
+        self.info: AuthorInfo | None = None
         self.following_them: bool | None = None
         self.followers = 0
         self.following = 0
 
+    @property
+    def is_me(self) -> bool:
+        return self.author == self.backend.me
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Label("", id="profile-card")
-        yield Timeline(self._load, id="timeline", empty="no posts held from this author")
-        yield Footer(compact=True)
+        with Vertical(id="profile-head"):
+            yield Label("", id="profile-card")
+            with Horizontal(id="profile-actions"):
+                if self.is_me:
+                    yield Button("Edit profile (e)", id="profile-edit", compact=True)
+                else:
+                    yield Button("Follow (f)", id="profile-follow", variant="primary", compact=True)
+        with TabbedContent(id="profile-tabs"):
+            with TabPane("Posts", id="tab-posts"):
+                yield Timeline(self._load, id="timeline", empty="no posts held from this author")
+            with TabPane("Followers", id="tab-followers"):
+                yield PersonList(
+                    self._followers, page=PEOPLE_SHOWN + 1, id="followers", empty="nobody yet"
+                )
+            with TabPane("Following", id="tab-following"):
+                yield PersonList(
+                    self._following, page=PEOPLE_SHOWN + 1, id="following", empty="nobody yet"
+                )
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.sub_title = "Profile"
-        self.query_one(Timeline).border_title = "Posts"
-        self.generation = self.p2p.generation
-        self.load()
+        self.sub_title = "Me" if self.is_me else "Profile"
+        self._catch_up()
 
     async def _load(self, before: Cursor | None) -> list[Item]:
         return await self.backend.timeline(f"author:{self.author}", before=before)
 
-    @work(exclusive=True, group="live")
-    async def load(self) -> None:
-        await self.refresh_card()
-        await self.query_one(Timeline).reload()
-        self.query_one(Timeline).focus()
+    async def _followers(self, before: Cursor | None) -> list[AuthorInfo]:
+        return (await self.backend.followers(self.author))[:PEOPLE_SHOWN]
+
+    async def _following(self, before: Cursor | None) -> list[AuthorInfo]:
+        return (await self.backend.following(self.author))[:PEOPLE_SHOWN]
+
+    async def load_view(self) -> None:
+        try:
+            await self.refresh_card()
+            await self.query_one(Timeline).reload()
+            await self.query_one("#followers", PersonList).reload()
+            await self.query_one("#following", PersonList).reload()
+        finally:
+            self.query_one(Timeline).focus()
 
     async def refresh_card(self) -> None:
         backend = self.backend
-        try:
-            info = await backend.author(self.author)
-            followers = await backend.followers(self.author)
-            following = await backend.following(self.author)
-            mine = following if self.author == backend.me else await backend.following(backend.me)
-        except P2PSocialError as exc:
-            self.notify(str(exc), title="Cannot show the profile", severity="error")
-            return
+        info = await backend.author(self.author)
+        followers = await backend.followers(self.author)
+        following = await backend.following(self.author)
+        self.info = info
         self.followers, self.following = len(followers), len(following)
-        self.following_them = any(a.id == self.author for a in mine)
+        self.following_them = False if self.is_me else await backend.is_following(self.author)
         card = Text()
         card.append(info.display_name if info else self.author.short, style="bold")
-        if self.author == backend.me:
+        if self.is_me:
             card.append("  (you)", style="dim")
         elif self.following_them:
             card.append("  ✓ following", style="bold green")
@@ -81,32 +118,78 @@ class ProfileScreen(ItemScreen):
         if info and info.forked:
             card.append("\n⚠ this author signed two different messages for one seq", "bold red")
         self.query_one("#profile-card", Label).update(card)
+        tabs = self.query_one(TabbedContent)
+        tabs.get_tab("tab-followers").label = f"Followers ({self.followers})"
+        tabs.get_tab("tab-following").label = f"Following ({self.following})"
+        if not self.is_me:
+            button = self.query_one("#profile-follow", Button)
+            button.label = "Unfollow (f)" if self.following_them else "Follow (f)"
+            button.variant = "default" if self.following_them else "primary"
 
     async def refresh_live(self) -> None:
         await self.refresh_card()
         await self.query_one(Timeline).refresh_top()
+        await self.query_one("#followers", PersonList).reload()
+        await self.query_one("#following", PersonList).reload()
 
     def current_item(self) -> Item | None:
         return self.query_one(Timeline).current
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # As the "Me" view there is nothing to go back to; only the owner edits a profile;
+        # nobody follows themselves.
+        if action == "back":
+            return not self.is_mode
+        if action == "edit":
+            return self.is_me
+        if action == "follow":
+            return not self.is_me
+        return True
+
+    @on(Button.Pressed, "#profile-follow")
     def action_follow(self) -> None:
-        name = self.author.short
+        name = self.info.display_name if self.info else self.author.short
         self.toggle_follow(self.author, name)
 
-    def after_write(self, message: MessageId) -> None:
-        self._catch_up()
+    @on(Button.Pressed, "#profile-edit")
+    def action_edit(self) -> None:
+        if not self.is_me:
+            return
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # As the "Me" view there is nothing to go back to: hide the key from the footer.
-        return not (action == "back" and self.is_mode)
+        async def save(name: str, bio: str) -> MessageId:
+            return await self.backend.set_profile(name, bio)
+
+        name = (self.info.name if self.info else None) or ""
+        bio = (self.info.bio if self.info else None) or ""
+        self.app.push_screen(ProfileEditScreen(save, name=name, bio=bio), self._edited)
+
+    def _edited(self, message: MessageId | None) -> None:
+        if message is not None:
+            self.notify("Profile published.")
+            self._catch_up()
+
+    def action_tab(self, step: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        order = ["tab-posts", "tab-followers", "tab-following"]
+        current = order.index(tabs.active) if tabs.active in order else 0
+        tabs.active = order[(current + step) % len(order)]
 
     def action_back(self) -> None:
         if not self.is_mode:
             self.app.pop_screen()
 
-    @on(Timeline.Opened)
-    def _opened(self, event: Timeline.Opened) -> None:
-        self.open_thread(event.item)
+    @on(PagedList.Opened)
+    def _opened(self, event: PagedList.Opened) -> None:
+        if isinstance(event.entry, AuthorInfo):
+            self.open_profile(event.entry.id)
+        else:
+            self.open_thread(event.entry)
+
+    def action_on(self, action: str, key: str) -> None:
+        if action == "author" and AuthorId.looks_like(key):
+            self.open_profile(AuthorId.parse(key))
+            return
+        super().action_on(action, key)
 
 
 def _count(n: int, noun: str) -> str:

@@ -18,4 +18,4 @@ class StartingScreen(Screen[None]):
         with Middle(), Center():
             yield Label("Opening your node…", id="starting-label")
             yield LoadingIndicator()
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)

@@ -25,7 +25,7 @@ INTRO = (
 
 PEERS = """\
 **Meeting peers.** Nodes on your local network find each other by themselves (mDNS).
-To reach anyone else, open *Network* (key `4`), copy your address (`c`) and give it to a
+To reach anyone else, open *Network* (key `6`), copy your address (`c`) and give it to a
 friend, or paste theirs under *Add a peer*. Your name and passphrase are optional: a
 passphrase encrypts your key on disk and is asked each time the app starts.
 """
@@ -60,7 +60,7 @@ class WelcomeScreen(Screen[Created]):
                 with Horizontal(classes="buttons"):
                     yield Button("Create my identity", id="welcome-create", variant="primary")
             yield Markdown(PEERS, id="welcome-peers")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#welcome-name").focus()
@@ -124,7 +124,7 @@ class UnlockScreen(Screen[str | None]):
             yield Label("Your key is encrypted. Passphrase:", id="unlock-title")
             yield Input(password=True, id="unlock-pass")
             yield Label("esc: continue without it (you can read, not post)", classes="hint")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

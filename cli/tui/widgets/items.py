@@ -1,11 +1,17 @@
-"""How one message looks in a list, and a paged timeline of them."""
+"""How messages, notifications and people look in a list, and paged lists of them.
+
+Every entry is drawn as Rich text. Names and the small action words under each message are
+links (``@click`` style meta): a click runs the screen's ``on`` action with the entry's
+key, so everything the keys do can be done with the mouse.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.binding import Binding, BindingType
@@ -13,10 +19,15 @@ from textual.message import Message
 from textual.widgets import Label, ListItem, ListView
 
 from p2psocial.core.bodies import Kind
-from p2psocial.store.queries import Cursor, Item
+from p2psocial.core.ids import AuthorId
+from p2psocial.store.queries import AuthorInfo, Cursor, Item, Notification
+
+from ..settings import DEFAULT, Settings
 
 MAX_INDENT = 8
 """Deeper replies are drawn at this depth (with a marker) so text keeps some width."""
+
+E = TypeVar("E")
 
 
 def ago(ts_ms: int, now: float | None = None) -> str:
@@ -33,15 +44,39 @@ def ago(ts_ms: int, now: float | None = None) -> str:
     return time.strftime("%Y-%m-%d", time.localtime(ts_ms / 1000))
 
 
-def render_item(item: Item, *, depth: int | None = None) -> Text:
-    """Two or more lines: who, when and what kind; the text; the counters."""
+def when(ts_ms: int, settings: Settings) -> str:
+    """The time of a message as the settings ask: an age, or a local date and time."""
+    if settings.times == "absolute":
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts_ms / 1000))
+    return ago(ts_ms)
+
+
+def link(action: str, key: str, *, style: str = "") -> Style:
+    """A style that runs ``screen.on(action, key)`` when clicked."""
+    return Style.parse(style or "none") + Style(meta={"@click": f"screen.on({action!r},{key!r})"})
+
+
+def _who(out: Text, name: str, author: AuthorId, settings: Settings, *, key: str) -> None:
+    out.append(name, style=link("author", key, style="bold"))
+    if settings.show_ids:
+        out.append(f"  {author.short}", style="dim")
+
+
+def render_item(
+    item: Item,
+    *,
+    depth: int | None = None,
+    settings: Settings = DEFAULT,
+    actions: bool = True,
+) -> Text:
+    """Two or more lines: who, when and what kind; the text; counters and actions."""
+    key = str(item.id)
     out = Text()
     if depth:
         marker = "↳ " if depth <= MAX_INDENT else f"↳{depth} "
         out.append(marker, style="dim")
-    out.append(item.author_display, style="bold")
-    out.append(f"  {item.author.short}", style="dim")
-    out.append(f"  · {ago(item.ts)}", style="dim")
+    _who(out, item.author_display, item.author, settings, key=key)
+    out.append(f"  · {when(item.ts, settings)}", style="dim")
     if item.kind is Kind.REPLY and not depth:
         out.append("  ↩ reply", style="italic dim")
     shown = item
@@ -49,8 +84,8 @@ def render_item(item: Item, *, depth: int | None = None) -> Text:
         out.append("  ♻ reposted", style="italic dim")
         if item.reposted is not None:
             shown = item.reposted
-            out.append(f"\n{shown.author_display}", style="bold")
-            out.append(f"  {shown.author.short}", style="dim")
+            out.append("\n")
+            _who(out, shown.author_display, shown.author, settings, key=f"reposted:{key}")
     out.append("\n")
     if shown.deleted:
         out.append("(deleted by its author)", style="italic dim")
@@ -65,127 +100,300 @@ def render_item(item: Item, *, depth: int | None = None) -> Text:
         counters.append(f"♻ {shown.reposts}")
     counters.extend(f"{emoji} {n}" for emoji, n in shown.reactions.counts)
     if counters:
-        out.append("\n" + "   ".join(counters), style="dim")
+        out.append("\n")
+        out.append("   ".join(counters), style="dim")
+    if actions:
+        out.append("\n")
+        out.append_text(render_actions(item))
     return out
 
 
-class ItemView(ListItem):
+ACTIONS = (
+    ("reply", "reply"),
+    ("react", "like"),
+    ("repost", "repost"),
+    ("open", "thread"),
+    ("author", "profile"),
+)
+"""The action links under a message: (action, word)."""
+
+
+def render_actions(item: Item) -> Text:
+    """One line of links, each running the screen's ``on`` action for ``item``."""
+    key = str(item.id)
+    out = Text()
+    for n, (action, word) in enumerate(ACTIONS):
+        if n:
+            out.append(" · ", style="dim")
+        out.append(word, style=link(action, key, style="dim underline"))
+    return out
+
+
+NOTE_VERBS = {
+    "reply": ("↩", "replied to your message"),
+    "mention": ("@", "mentioned you"),
+    "reaction": ("", "reacted to your message"),
+    "repost": ("♻", "reposted your message"),
+    "follow": ("+", "follows you"),
+}
+
+
+def render_notification(
+    note: Notification, *, unread: bool = False, settings: Settings = DEFAULT
+) -> Text:
+    """Who did what, when; what they wrote; the owner's message it is about, quoted."""
+    item = note.item
+    key = str(item.id)
+    icon, verb = NOTE_VERBS.get(note.what, ("•", note.what))
+    if note.what == "reaction":
+        icon = item.text or "?"
+    out = Text()
+    out.append("● " if unread else "  ", style="bold")
+    out.append(f"{icon} ", style="bold")
+    _who(out, item.author_display, item.author, settings, key=key)
+    out.append(f"  {verb}", style="italic")
+    out.append(f"  · {when(item.ts, settings)}", style="dim")
+    if note.what in ("reply", "mention"):
+        out.append("\n  ")
+        out.append(item.text if item.text is not None else "(not held yet)")
+    if note.subject is not None and note.subject.text is not None:
+        out.append("\n  ▎ ", style="dim")
+        out.append(_one_line(note.subject.text, 200), style="dim")
+    return out
+
+
+def render_person(info: AuthorInfo, *, settings: Settings = DEFAULT) -> Text:
+    """A name, the id, and the bio's first line."""
+    out = Text()
+    _who(out, info.display_name, info.id, settings, key=str(info.id))
+    if info.bio:
+        out.append(f"\n{_one_line(info.bio, 120)}", style="dim")
+    return out
+
+
+def _one_line(text: str, limit: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _settings_of(widget: Any) -> Settings:
+    try:
+        settings = getattr(widget.app, "settings", DEFAULT)
+    except Exception:  # no app yet (rendered outside one)
+        return DEFAULT
+    return settings if isinstance(settings, Settings) else DEFAULT
+
+
+class EntryView(ListItem, Generic[E]):
+    """One entry of a :class:`PagedList`."""
+
+    def __init__(self, entry: E, *, classes: str = "item") -> None:
+        super().__init__(classes=classes)
+        self.entry = entry
+
+    def compose(self) -> Iterable[Label]:
+        yield Label(self.render_entry(), classes="item-body")
+
+    def render_entry(self) -> Text:
+        """The entry as text (subclasses)."""
+        raise NotImplementedError
+
+    def update(self, entry: E) -> None:
+        """Show a newer state of the same entry."""
+        self.entry = entry
+        self.rerender()
+
+    def rerender(self) -> None:
+        """Draw again (after a settings change)."""
+        if self.is_mounted:
+            self.query_one(Label).update(self.render_entry())
+
+
+class ItemView(EntryView[Item]):
     """One message in a list."""
 
     def __init__(self, item: Item, *, depth: int | None = None) -> None:
-        super().__init__(classes="item")
-        self.item = item
+        super().__init__(item)
         self.depth = depth
         if depth:
             self.styles.padding = (0, 1, 0, 1 + 2 * min(depth, MAX_INDENT))
         if item.author_name is None:
             self.add_class("-anonymous")
 
+    @property
+    def item(self) -> Item:
+        return self.entry
+
     def compose(self) -> Iterable[Label]:
-        yield Label(render_item(self.item, depth=self.depth), classes="item-body")
+        yield Label(self.render_entry(), classes="item-body")
+        # Shown under the highlighted message only (CSS): the others stay compact.
+        yield Label(render_actions(self.entry), classes="item-actions")
 
-    def update(self, item: Item) -> None:
-        """Show newer counters for the same message."""
-        self.item = item
-        self.query_one(Label).update(render_item(item, depth=self.depth))
+    def render_entry(self) -> Text:
+        return render_item(self.entry, depth=self.depth, settings=_settings_of(self), actions=False)
+
+    def rerender(self) -> None:
+        if self.is_mounted:
+            self.query_one(".item-body", Label).update(self.render_entry())
 
 
-Loader = Callable[[Cursor | None], Awaitable[list[Item]]]
+class NotificationView(EntryView[Notification]):
+    """One notification in a list."""
+
+    def __init__(self, note: Notification, *, unread: bool = False) -> None:
+        super().__init__(note)
+        self.unread = unread
+        self.set_class(unread, "-unread")
+
+    def render_entry(self) -> Text:
+        return render_notification(self.entry, unread=self.unread, settings=_settings_of(self))
+
+    def mark_read(self) -> None:
+        if self.unread:
+            self.unread = False
+            self.remove_class("-unread")
+            self.rerender()
+
+
+class PersonView(EntryView[AuthorInfo]):
+    """One person in a list (followers, following)."""
+
+    def render_entry(self) -> Text:
+        return render_person(self.entry, settings=_settings_of(self))
+
+
+Loader = Callable[[Cursor | None], Awaitable[list[E]]]
 """Fetches the page after a cursor (None: the first page), newest first."""
 
 
-class Timeline(ListView):
-    """A feed, newest first, loaded a page at a time as the user reaches its end."""
+class PagedList(ListView, Generic[E]):
+    """Entries newest first, loaded a page at a time as the user reaches the end."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "Open"),
+        Binding("enter", "select_cursor", "Open", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last loaded (loads more)", show=False),
     ]
 
     class Opened(Message):
-        """The user chose an item (enter or click)."""
+        """The user chose an entry (enter or click)."""
 
-        def __init__(self, timeline: Timeline, item: Item) -> None:
+        def __init__(self, source: PagedList[Any], entry: Any) -> None:
             super().__init__()
-            self.timeline = timeline
-            self.item = item
+            self.source = source
+            self.entry = entry
+
+        @property
+        def item(self) -> Any:
+            """The entry (for lists of messages, the :class:`Item`)."""
+            return self.entry
 
     def __init__(
-        self, loader: Loader, *, page: int = 40, id: str | None = None, empty: str = ""
+        self, loader: Loader[E], *, page: int = 40, id: str | None = None, empty: str = ""
     ) -> None:
         super().__init__(id=id, classes="timeline")
         self._loader = loader
         self._page = page
-        self._ids: dict[str, ItemView] = {}
+        self._views: dict[str, EntryView[E]] = {}
         self.exhausted = False
         self._fetching = False
         self.empty_text = empty
         self.loaded_once = False
 
-    @property
-    def items(self) -> list[Item]:
-        return [child.item for child in self.children if isinstance(child, ItemView)]
+    # --- what subclasses define ----------------------------------------------------------
+
+    def key(self, entry: E) -> str:
+        """A unique key of an entry."""
+        raise NotImplementedError
+
+    def cursor_of(self, entry: E) -> Cursor:
+        """Where the next page after ``entry`` starts."""
+        raise NotImplementedError
+
+    def make_view(self, entry: E) -> EntryView[E]:
+        """The widget for an entry."""
+        raise NotImplementedError
+
+    # --- reading ------------------------------------------------------------------------
 
     @property
-    def current(self) -> Item | None:
-        """The highlighted item."""
+    def entries(self) -> list[E]:
+        return [child.entry for child in self.children if isinstance(child, EntryView)]
+
+    @property
+    def current_entry(self) -> E | None:
+        """The highlighted entry."""
         child = self.highlighted_child
-        return child.item if isinstance(child, ItemView) else None
+        return child.entry if isinstance(child, EntryView) else None
+
+    def select_key(self, key: str) -> E | None:
+        """Highlight the entry with ``key``; return it (None when it is not shown)."""
+        view = self._views.get(key)
+        if view is None:
+            return None
+        self.index = self.children.index(view)
+        return view.entry
+
+    # --- loading ------------------------------------------------------------------------
 
     async def reload(self) -> None:
-        """Load the first page again from scratch."""
-        items = await self._loader(None)
+        """Load the first page again from scratch, keeping the highlighted entry if it is
+        still there."""
+        current = self.current_entry
+        keep = None if current is None else self.key(current)
+        entries = await self._loader(None)
         await self.clear()
-        self._ids.clear()
-        self.exhausted = len(items) < self._page
-        await self._append(items)
+        self._views.clear()
+        self.exhausted = len(entries) < self._page
+        await self._append(entries)
         self.loaded_once = True
-        if items:
-            self.index = 0
+        if entries:
+            keys = [self.key(entry) for entry in entries]
+            self.index = keys.index(keep) if keep in keys else 0
         self._show_empty()
 
     async def load_more(self) -> None:
         """Append the next page (if any)."""
         if self.exhausted or self._fetching:
             return
-        items = self.items
-        if not items:
+        entries = self.entries
+        if not entries:
             await self.reload()
             return
         self._fetching = True
         try:
-            page = await self._loader(items[-1].cursor)
+            page = await self._loader(self.cursor_of(entries[-1]))
         finally:
             self._fetching = False
         self.exhausted = len(page) < self._page
         await self._append(page)
+        self._show_empty()
 
     async def refresh_top(self) -> int:
-        """Merge the newest page: prepend what is new, update counters of what is shown.
+        """Merge the newest page: prepend what is new, update what is shown.
 
         Returns:
-            How many items were new.
+            How many entries were new.
         """
         page = await self._loader(None)
         if (
-            self._ids
+            self._views
             and len(page) >= self._page
-            and not any(str(item.id) in self._ids for item in page)
+            and not any(self.key(entry) in self._views for entry in page)
         ):
             # More arrived than a page holds: merging would leave a gap, so start over.
             await self.reload()
             return len(page)
-        new: list[Item] = []
-        for item in page:
-            view = self._ids.get(str(item.id))
+        new: list[E] = []
+        for entry in page:
+            view = self._views.get(self.key(entry))
             if view is None:
-                new.append(item)
-            elif view.item != item:
-                view.update(item)
+                new.append(entry)
+            elif view.entry != entry:
+                view.update(entry)
         if new:
             keep = self.index
-            views = [self._view(item) for item in new]
+            views = [self._view(entry) for entry in new]
             if len(self.children):
                 await self.insert(0, views)
             else:
@@ -194,25 +402,31 @@ class Timeline(ListView):
                 self.index = keep + len(new)
             elif self.index is None:
                 self.index = 0
+        self.loaded_once = True
         self._show_empty()
         return len(new)
 
-    def _view(self, item: Item) -> ItemView:
-        view = ItemView(item)
-        self._ids[str(item.id)] = view
+    def rerender(self) -> None:
+        """Draw every entry again (after a settings change)."""
+        for view in self._views.values():
+            view.rerender()
+
+    def _view(self, entry: E) -> EntryView[E]:
+        view = self.make_view(entry)
+        self._views[self.key(entry)] = view
         return view
 
-    async def _append(self, items: list[Item]) -> None:
-        fresh = [item for item in items if str(item.id) not in self._ids]
+    async def _append(self, entries: list[E]) -> None:
+        fresh = [entry for entry in entries if self.key(entry) not in self._views]
         if fresh:
-            await self.extend([self._view(item) for item in fresh])
+            await self.extend([self._view(entry) for entry in fresh])
 
     def _show_empty(self) -> None:
-        self.set_class(not self._ids, "-empty")
-        if not self._ids:
+        self.set_class(not self._views, "-empty")
+        if not self._views:
             self.border_subtitle = self.empty_text
         else:
-            self.border_subtitle = "" if not self.exhausted else "end of the feed"
+            self.border_subtitle = "" if not self.exhausted else "end of the list"
 
     @on(ListView.Highlighted)
     def _near_end(self, event: ListView.Highlighted) -> None:
@@ -222,8 +436,20 @@ class Timeline(ListView):
     @on(ListView.Selected)
     def _selected(self, event: ListView.Selected) -> None:
         event.stop()
-        if isinstance(event.item, ItemView):
-            self.post_message(self.Opened(self, event.item.item))
+        if isinstance(event.item, EntryView):
+            self.post_message(self.Opened(self, event.item.entry))
+
+    def _on_list_item__child_clicked(self, event: ListItem._ChildClicked) -> None:
+        # The first click highlights (and shows the entry's action links); a click on
+        # the highlighted entry opens it.
+        event.stop()
+        event.prevent_default()  # ListView's own handler would open it
+        self.focus()
+        index = self._nodes.index(event.item)
+        if index == self.index:
+            self.post_message(self.Selected(self, event.item, index))
+        else:
+            self.index = index
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -241,3 +467,75 @@ class Timeline(ListView):
     @work(exclusive=True, group="more")
     async def _more(self) -> None:
         await self.load_more()
+
+
+class Timeline(PagedList[Item]):
+    """Messages, newest first."""
+
+    def key(self, entry: Item) -> str:
+        return str(entry.id)
+
+    def cursor_of(self, entry: Item) -> Cursor:
+        return entry.cursor
+
+    def make_view(self, entry: Item) -> EntryView[Item]:
+        return ItemView(entry)
+
+    @property
+    def items(self) -> list[Item]:
+        return self.entries
+
+    @property
+    def current(self) -> Item | None:
+        """The highlighted message."""
+        return self.current_entry
+
+
+class NotificationList(PagedList[Notification]):
+    """Notifications, newest first; those newer than ``seen`` are marked unread."""
+
+    def __init__(
+        self,
+        loader: Loader[Notification],
+        *,
+        seen: Cursor | None,
+        page: int = 40,
+        id: str | None = None,
+        empty: str = "",
+    ) -> None:
+        super().__init__(loader, page=page, id=id, empty=empty)
+        self.seen = seen
+
+    def key(self, entry: Notification) -> str:
+        return str(entry.item.id)
+
+    def cursor_of(self, entry: Notification) -> Cursor:
+        return entry.cursor
+
+    def make_view(self, entry: Notification) -> EntryView[Notification]:
+        unread = self.seen is None or entry.cursor > self.seen
+        return NotificationView(entry, unread=unread)
+
+    def mark_all_read(self) -> Cursor | None:
+        """Mark what is shown read; return the newest cursor (to remember as seen)."""
+        entries = self.entries
+        for view in self._views.values():
+            if isinstance(view, NotificationView):
+                view.mark_read()
+        if entries:
+            newest = entries[0].cursor
+            self.seen = newest if self.seen is None else max(self.seen, newest)
+        return self.seen
+
+
+class PersonList(PagedList[AuthorInfo]):
+    """People (one page: the graph queries are not paged)."""
+
+    def key(self, entry: AuthorInfo) -> str:
+        return str(entry.id)
+
+    def cursor_of(self, entry: AuthorInfo) -> Cursor:
+        return (0, 0)
+
+    def make_view(self, entry: AuthorInfo) -> EntryView[AuthorInfo]:
+        return PersonView(entry)
