@@ -109,7 +109,7 @@ BEHIND_DIALOGS = frozenset({"compose", "view", "jump", "leave"})
 class P2PSocialApp(App[None]):
     """``p2psocial tui``."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "p2psocial"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "compose", "Post", show=False),
@@ -338,9 +338,10 @@ class P2PSocialApp(App[None]):
         self._flush_pending = False
         if not self.screen_stack:
             return  # the app is closing
-        screen = self.screen
-        if isinstance(screen, BaseScreen):
-            screen._catch_up()
+        # The view on top, or the one under a dialog (it shows through).
+        shown = next((s for s in reversed(self.screen_stack) if isinstance(s, BaseScreen)), None)
+        if shown is not None:
+            shown._catch_up()
         now = time.monotonic()
         if self._pending_network and now - self._last_toast >= TOAST_SECONDS:
             if self.settings.toasts:

@@ -205,7 +205,7 @@ def test_settings_apply_at_once_and_are_kept(fresh_home: Path) -> None:
             await wait_for(pilot, lambda: isinstance(app.screen, GlobalScreen), "global")
             timeline = app.screen.query_one(Timeline)
             await wait_for(pilot, lambda: timeline.items, "the post")
-            body = str(timeline.query_one(ItemView).query_one(Label).render())
+            body = str(timeline.query_one(ItemView).render())
             assert "2023-11-14" in body  # the factories' clock, as a local date
             assert "alice" in body
             assert alice.author.short not in body
@@ -365,14 +365,14 @@ def test_the_mouse_selects_opens_and_acts(fresh_home: Path) -> None:
             # A click highlights; the highlighted message shows its action links.
             await pilot.click(views[1])
             await wait_for(pilot, lambda: timeline.index == 1, "the highlight")
-            links = views[1].query_one(".item-actions", Label)
-            await wait_for(pilot, lambda: links.region.height == 1, "its links shown")
-            assert not views[0].query_one(".item-actions").region.height
-            assert str(links.render()).startswith("reply · like")
-            await pilot.click(links, offset=(8, 0))  # "like"
+            view = views[1]
+            await wait_for(pilot, lambda: view.region.height == 3, "its links shown")
+            assert views[0].region.height == 2  # the others stay compact
+            assert str(view.render()).splitlines()[2].startswith("reply · like")
+            await pilot.click(view, offset=(1 + 8, 2))  # "like" (after the left padding)
             await wait_for(pilot, lambda: timeline.items[1].reactions.total == 1, "the like")
             # The author's name opens their profile.
-            await pilot.click(views[1].query_one(".item-body"), offset=(1, 0))
+            await pilot.click(view, offset=(1, 0))  # the name
             await wait_for(pilot, lambda: isinstance(app.screen, ProfileScreen), "alice")
             profile = app.screen
             assert isinstance(profile, ProfileScreen)

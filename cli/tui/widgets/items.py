@@ -8,15 +8,15 @@ key, so everything the keys do can be done with the mouse.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.style import Style
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import Label, ListItem, ListView
+from textual.widgets import ListItem, ListView
 
 from p2psocial.core.bodies import Kind
 from p2psocial.core.ids import AuthorId
@@ -185,14 +185,15 @@ def _settings_of(widget: Any) -> Settings:
 
 
 class EntryView(ListItem, Generic[E]):
-    """One entry of a :class:`PagedList`."""
+    """One entry of a :class:`PagedList`, drawn by itself (no child widgets: a page of
+    entries is one widget each, which keeps layout and painting cheap)."""
 
     def __init__(self, entry: E, *, classes: str = "item") -> None:
         super().__init__(classes=classes)
         self.entry = entry
 
-    def compose(self) -> Iterable[Label]:
-        yield Label(self.render_entry(), classes="item-body")
+    def render(self) -> Text:
+        return self.render_entry()
 
     def render_entry(self) -> Text:
         """The entry as text (subclasses)."""
@@ -204,13 +205,23 @@ class EntryView(ListItem, Generic[E]):
         self.rerender()
 
     def rerender(self) -> None:
-        """Draw again (after a settings change)."""
-        if self.is_mounted:
-            self.query_one(Label).update(self.render_entry())
+        """Draw again (after a change of the entry or of the settings)."""
+        self.refresh(layout=True)
+
+    def watch_highlighted(self, value: bool) -> None:
+        super().watch_highlighted(value)
+        self.rerender()
+
+    async def on_click(self, event: events.Click) -> None:
+        if "@click" in event.style.meta:
+            # A link: run its action (Widget's handler would), without also selecting
+            # or opening the entry (ListItem's handler would).
+            event.prevent_default()
+            await self.broker_event("click", event)
 
 
 class ItemView(EntryView[Item]):
-    """One message in a list."""
+    """One message in a list; the highlighted one shows its action links."""
 
     def __init__(self, item: Item, *, depth: int | None = None) -> None:
         super().__init__(item)
@@ -224,17 +235,10 @@ class ItemView(EntryView[Item]):
     def item(self) -> Item:
         return self.entry
 
-    def compose(self) -> Iterable[Label]:
-        yield Label(self.render_entry(), classes="item-body")
-        # Shown under the highlighted message only (CSS): the others stay compact.
-        yield Label(render_actions(self.entry), classes="item-actions")
-
     def render_entry(self) -> Text:
-        return render_item(self.entry, depth=self.depth, settings=_settings_of(self), actions=False)
-
-    def rerender(self) -> None:
-        if self.is_mounted:
-            self.query_one(".item-body", Label).update(self.render_entry())
+        return render_item(
+            self.entry, depth=self.depth, settings=_settings_of(self), actions=self.highlighted
+        )
 
 
 class NotificationView(EntryView[Notification]):
