@@ -13,6 +13,8 @@ Stages, in order (:data:`STAGES`; ``python -m bench --list`` shows them):
 - ``backfill``: an empty node syncing the corpus' first messages from one peer;
 - ``sybil``: a flood of fresh keys through admission (what reaches Home and Global), and
   what postage costs to pay and to check (bench/sybil.py);
+- ``tui``: the terminal app on a store of the corpus: Home's first paint, and the event
+  loop's stalls and key latency while 1,000 messages arrive (bench/tui.py);
 - ``sim``: the hostile-network simulation in one process;
 - ``sim-process``: the smaller one on ``p2psocial node`` daemons;
 - ``scale``: the simulation's fault-free sweeps (more nodes, more authors) and the per-node
@@ -42,7 +44,7 @@ from typing import Final, TypeVar
 from p2psocial.home import HomePaths
 from p2psocial.store.store import Store
 
-from . import anchors, disk, ingest, network, ranking, reindex, sybil, timeline
+from . import anchors, disk, ingest, network, ranking, reindex, sybil, timeline, tui
 from .config import Config
 from .corpus import Corpus, load_corpus
 from .ingest import BatchRun
@@ -440,6 +442,7 @@ STAGES: Final[list[Stage]] = [
     Stage("network", Runner.network),
     Stage("backfill", Runner.backfill),
     Stage("sybil", sybil.stage),
+    Stage("tui", tui.stage),
     Stage("sim", Runner.simulation),
     Stage("sim-process", Runner.simulation_processes),
     Stage("scale", Runner.scale, quick=False),
