@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed-dev
 .PHONY: run test lint typecheck pytest bench bench-quick soak fuzz clean
 
 FUZZ_STAMP   := $(VENV)/.installed-fuzz
+BENCH_STAMP  := $(VENV)/.installed-bench
 FUZZ_SECONDS ?= 60
 
 $(BIN)/python:
@@ -19,6 +20,11 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The bench extra (matplotlib: the report's plots, docs/bench-*.png) on top of dev.
+$(BENCH_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
 
 # The fuzz extra (atheris), reinstalled when the dependency list changes.
 $(FUZZ_STAMP): pyproject.toml | $(BIN)/python
@@ -40,10 +46,10 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m bench --quick
 
 # The crash soak: 100 SIGKILLs of a real daemon under load (tools/soak.py). SOAK_ARGS="--seed N -v"
