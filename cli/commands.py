@@ -212,6 +212,15 @@ def register(sub: Any) -> None:
         help="do not look for peers on the local network",
     )
     p.set_defaults(own_logging=True)
+    p = command(
+        "demo",
+        cmd_demo,
+        "start a few local nodes with generated people and open the app among them",
+    )
+    p.add_argument(
+        "--people", type=int, choices=range(2, 5), default=3, help="how many other nodes (2-4)"
+    )
+    p.add_argument("--keep", action="store_true", help="keep their homes afterwards")
     p = command("status", cmd_status, "show the node: running or not, log, network, sync")
     json_flag(p)
     p = command("peers", cmd_peers, "list the running node's peers")
@@ -652,6 +661,13 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from .tui.app import run_app  # noqa: PLC0415
 
     return run_app(args.home, network=args.network, listen=args.listen, mdns=args.mdns)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    # Imported here: the demo opens the app, and Textual takes a while to import.
+    from .demo import run_demo  # noqa: PLC0415
+
+    return run_demo(people=args.people, keep=args.keep)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
