@@ -118,6 +118,10 @@ class Gossip:
         self._on_gap = on_gap
         self._own: RateLimiter[AuthorId] = RateLimiter(limits.author_rate, limits.author_burst)
         self._batcher = _Batcher(node)
+        # Messages admitted and being stored: py-libp2p marks a message seen only after its
+        # validator returns, so a second copy (another relay's, or an IWANT answer) can
+        # arrive meanwhile; it waits for the first instead of being charged again.
+        self._in_flight: dict[bytes, trio.Event] = {}
         self.published = 0
         self.left_for_sync = 0
         self.received = 0
@@ -242,12 +246,22 @@ class Gossip:
         if message.author != self._node.me:
             if self._already_held(message):
                 return True  # a duplicate costs its author nothing
+            first = self._in_flight.get(message.id.raw)
+            if first is not None:
+                await first.wait()  # a copy of one being stored: its outcome, uncharged
+                return self._already_held(message)
             verdict = self._admission.gossip(message.author, now)
             if verdict is Verdict.AUTHOR_RATE:
                 self._incident(forwarder, verdict.value, f"{message.author.short} over limit")
             if verdict is not Verdict.ADMIT:
                 return verdict
-        result = await self._batcher.store(message)
+        stored = self._in_flight.setdefault(message.id.raw, trio.Event())
+        try:
+            result = await self._batcher.store(message)
+        finally:
+            if self._in_flight.get(message.id.raw) is stored:
+                del self._in_flight[message.id.raw]
+            stored.set()
         if result.outcome is Outcome.REJECTED:
             if not own:
                 code = result.error.code if result.error else "rejected"

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.peer.id import ID
 
 from p2psocial.config import DEFAULTS, Config, PostageConfig
@@ -282,3 +283,30 @@ async def test_a_peer_that_keeps_pushing_floods_loses_its_place_in_the_mesh(
                 await honest.wait_for([post.id])
             assert not any(b"post after the flood" in data for data in flooder.gossip_received)
             nursery.cancel_scope.cancel()
+
+
+async def test_a_second_copy_arriving_while_the_first_is_stored_is_not_charged(
+    tmp_path: Path,
+) -> None:
+    """py-libp2p marks a message seen only once its validator returns, so an IWANT answer or
+    another relay's copy can be validated while the first copy is still being stored. The
+    copy waits for the first and shares its outcome: the author's budget pays once."""
+    author = ChainBuilder(970)
+    message = author.post("one message, two copies")
+    with trio.fail_after(20):
+        async with running_peer(tmp_path / "victim", limited_config(author_burst=1)) as victim:
+            gossip = victim.net._gossip
+            relay = ID.from_pubkey(create_new_key_pair().public_key)  # a forwarder, not us
+            outcomes: list[object] = []
+
+            async def deliver() -> None:
+                outcomes.append(await gossip._check_and_store(relay, message.to_bytes()))
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(deliver)
+                nursery.start_soon(deliver)
+            assert outcomes == [True, True]
+            assert victim.holds([message.id])
+            # The budget was charged once: a burst of 1 is spent, so the next is refused.
+            later = author.post("the next one")
+            assert await gossip._check_and_store(relay, later.to_bytes()) is not True
