@@ -404,7 +404,8 @@ class P2PSocialApp(App[None]):
                 parts.append(f"{connected} peer" if connected == 1 else f"{connected} peers")
         if self.unread:
             more = "+" if self.unread >= PAGE else ""
-            parts.append(f"{self.unread}{more} new notifications")
+            noun = "notification" if self.unread == 1 else "notifications"
+            parts.append(f"{self.unread}{more} new {noun}")
         self.title = " · ".join(parts)
 
     # --- settings ------------------------------------------------------------------------

@@ -60,8 +60,10 @@ class FakeBackend(RefusesWrites):
     mode = "local"
     read_only = False
 
-    def __init__(self) -> None:
+    def __init__(self, *, empty: bool = False) -> None:
+        """``empty``: a newcomer's node, holding nothing but their identity."""
         self.me = ME
+        self.empty = empty
         root = message_id(1)
         self.thread_items = [
             _item(
@@ -119,7 +121,7 @@ class FakeBackend(RefusesWrites):
     async def timeline(
         self, feed: str, *, limit: int = PAGE, before: Cursor | None = None
     ) -> list[Item]:
-        items = self.feed if before is None else []
+        items = self.feed if before is None and not self.empty else []
         if feed.startswith("author:"):
             items = [i for i in items if str(i.author) == feed.removeprefix("author:")]
         return items[:limit]
@@ -148,7 +150,7 @@ class FakeBackend(RefusesWrites):
     async def notifications(
         self, *, limit: int = PAGE, before: Cursor | None = None
     ) -> list[Notification]:
-        if before is not None:
+        if before is not None or self.empty:
             return []
         mine = self.feed[0]
         bob_reply = _item(

@@ -80,6 +80,18 @@ def test_view(snap_compare: SnapCompare, tmp_path: Path, view: str, size: tuple[
     assert snap_compare(app(tmp_path, DARK), terminal_size=size, run_before=_then(*keys))
 
 
+@pytest.mark.parametrize("size", [(80, 24), WIDE], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("view", ["home", "global", "notifications"])
+def test_newcomer(
+    snap_compare: SnapCompare, tmp_path: Path, view: str, size: tuple[int, int]
+) -> None:
+    """What a new user sees before meeting anyone: each empty view says what to do."""
+    shutil.rmtree(HOME, ignore_errors=True)
+    HOME.mkdir(mode=0o700)
+    newcomer = P2PSocialApp(HOME, network=False, backend=FakeBackend(empty=True))
+    assert snap_compare(newcomer, terminal_size=size, run_before=_then(*VIEWS[view]))
+
+
 @pytest.mark.parametrize("view", LIGHT_VIEWS)
 def test_light(snap_compare: SnapCompare, tmp_path: Path, view: str) -> None:
     assert snap_compare(

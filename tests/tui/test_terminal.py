@@ -98,7 +98,7 @@ def test_first_run_post_and_quit_in_a_real_terminal(terminal: Terminal, tmp_path
     terminal.wait(lambda screen: "passphrase again" not in screen, "the passphrase fields gone")
     terminal.keys("BTab")
     terminal.keys("Enter")
-    terminal.wait_for_text("nothing yet: n writes a post")
+    terminal.wait_for_text("Nothing here yet")
 
     # A post, typed on the keyboard, over two lines.
     terminal.keys("n")

@@ -12,8 +12,18 @@ from p2psocial.store.queries import Cursor, Item
 from ..widgets.items import PagedList, Timeline
 from .base import ItemScreen
 
-EMPTY_HOME = "nothing yet: n writes a post; follow people (f) to see theirs here"
-EMPTY_GLOBAL = "nothing held yet: add a peer in Network (6)"
+EMPTY_HOME = """\
+Nothing here yet: Home shows your posts and those of the people you follow.
+
+n   write your first post
+2   Global: everything your node holds (f on a message follows its author)
+6   Network: give a friend your address, or add theirs"""
+EMPTY_GLOBAL = """\
+Your node holds nobody's messages yet: it has not met any peer.
+
+6   Network: add a peer by its address, or give yours to a friend.
+
+Nodes on your local network find each other by themselves."""
 
 
 class FeedScreen(ItemScreen):

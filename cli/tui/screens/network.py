@@ -15,6 +15,7 @@ from p2psocial.errors import P2PSocialError
 from .base import BaseScreen
 
 REFRESH_SECONDS = 1.0
+NO_PEERS = "No peers yet: add one above, or give someone one of your addresses."
 
 
 class AddressItem(ListItem):
@@ -29,6 +30,7 @@ class NetworkScreen(BaseScreen):
     BINDINGS = [  # noqa: RUF012
         Binding("c", "copy_address", "Copy address"),
         Binding("a", "add_peer", "Add peer"),
+        Binding("escape", "leave_field", "Leave the field"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -42,6 +44,7 @@ class NetworkScreen(BaseScreen):
                 yield Input(placeholder="/ip4/…/tcp/…/p2p/…", id="peer-addr")
                 yield Button("Connect", id="peer-connect", variant="primary")
             yield Label("Peers")
+            yield Label(NO_PEERS, id="peers-empty")
             yield DataTable(id="peers", cursor_type="row", zebra_stripes=True)
         yield Footer(compact=True, show_command_palette=False)
 
@@ -71,6 +74,7 @@ class NetworkScreen(BaseScreen):
             where = f"Attached to the node running on this home (pid {pid}).\n"
         if status is None:
             summary.update(where + backend.network_note())
+            self.query_one("#peers-empty").display = False
             return
         holding = sum(bool(p.holds_my_latest) for p in status.peers)
         summary.update(
@@ -107,6 +111,7 @@ class NetworkScreen(BaseScreen):
             )
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1), animate=False)
+        self.query_one("#peers-empty").display = not table.row_count
 
     @property
     def addresses(self) -> list[str]:
@@ -128,6 +133,14 @@ class NetworkScreen(BaseScreen):
     def action_add_peer(self) -> None:
         self.query_one("#peer-addr").focus()
 
+    def action_leave_field(self) -> None:
+        self.query_one("#addresses").focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_field":
+            return self.query_one("#peer-addr").has_focus
+        return True
+
     @on(Input.Submitted, "#peer-addr")
     @on(Button.Pressed, "#peer-connect")
     def _connect_pressed(self) -> None:
@@ -148,3 +161,4 @@ class NetworkScreen(BaseScreen):
         self.query_one("#peer-addr", Input).value = ""
         self.notify(f"Connected to {peer}")
         self.refresh_status()
+        self.query_one("#peers").focus()  # out of the field: the view keys work again

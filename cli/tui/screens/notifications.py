@@ -18,7 +18,7 @@ from p2psocial.store.queries import Cursor, Item, Notification
 from ..widgets.items import NotificationList, PagedList
 from .base import ItemScreen
 
-EMPTY = "nothing yet: replies, mentions, likes, reposts and new followers show up here"
+EMPTY = "Nothing yet: replies, mentions, likes, reposts and new followers show up here."
 
 
 class NotificationsScreen(ItemScreen):

@@ -61,14 +61,14 @@ class ProfileScreen(ItemScreen):
                     yield Button("Follow (f)", id="profile-follow", variant="primary", compact=True)
         with TabbedContent(id="profile-tabs"):
             with TabPane("Posts", id="tab-posts"):
-                yield Timeline(self._load, id="timeline", empty="no posts held from this author")
+                yield Timeline(self._load, id="timeline", empty="No posts of theirs held yet.")
             with TabPane("Followers", id="tab-followers"):
                 yield PersonList(
-                    self._followers, page=PEOPLE_SHOWN + 1, id="followers", empty="nobody yet"
+                    self._followers, page=PEOPLE_SHOWN + 1, id="followers", empty="Nobody yet."
                 )
             with TabPane("Following", id="tab-following"):
                 yield PersonList(
-                    self._following, page=PEOPLE_SHOWN + 1, id="following", empty="nobody yet"
+                    self._following, page=PEOPLE_SHOWN + 1, id="following", empty="Nobody yet."
                 )
         yield Footer(compact=True, show_command_palette=False)
 

@@ -18,6 +18,12 @@ from ..widgets.items import PagedList, Timeline
 from .base import ItemScreen
 
 HINT = "words (all must appear; word* matches a prefix), a #tag, or an author id p2sa1…"
+EMPTY = """\
+Type above and press enter:
+
+words     posts and replies holding every word (word* matches a prefix)
+#tag      everything with that tag
+p2sa1…    an author, by id or a prefix of it"""
 
 
 class SearchScreen(ItemScreen):
@@ -36,7 +42,7 @@ class SearchScreen(ItemScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder=HINT, id="search-input")
-        yield Timeline(self._load, id="results", empty="type above and press enter")
+        yield Timeline(self._load, id="results", empty=EMPTY)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -45,6 +51,7 @@ class SearchScreen(ItemScreen):
         self.generation = self.p2p.generation
         self._loaded = True  # nothing to read before the first search
         self.query_one(Input).focus()
+        self.run_worker(self.results.show_state())
 
     @property
     def results(self) -> Timeline:
@@ -90,8 +97,9 @@ class SearchScreen(ItemScreen):
         if not (self.query_text or self.tag):
             return
         results = self.results
-        await results.reload()
         what = f"#{self.tag}" if self.tag is not None else repr(self.query_text)
+        results.empty_text = f"Nothing held matches {what}."
+        await results.reload()
         count = len(results.items)
         more = "+" if not results.exhausted else ""
         results.border_title = f"Results for {what} · {count}{more} · newest first"

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import events, on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import ListItem, ListView
+from textual.widgets import ListItem, ListView, Static
 
 from p2psocial.core.bodies import Kind
 from p2psocial.core.ids import AuthorId
@@ -303,6 +303,7 @@ class PagedList(ListView, Generic[E]):
         self._fetching = False
         self.empty_text = empty
         self.loaded_once = False
+        self._hint: ListItem | None = None
 
     # --- what subclasses define ----------------------------------------------------------
 
@@ -348,13 +349,14 @@ class PagedList(ListView, Generic[E]):
         entries = await self._loader(None)
         await self.clear()
         self._views.clear()
+        self._hint = None
         self.exhausted = len(entries) < self._page
         await self._append(entries)
         self.loaded_once = True
         if entries:
             keys = [self.key(entry) for entry in entries]
             self.index = keys.index(keep) if keep in keys else 0
-        self._show_empty()
+        await self.show_state()
 
     async def load_more(self) -> None:
         """Append the next page (if any)."""
@@ -371,7 +373,7 @@ class PagedList(ListView, Generic[E]):
             self._fetching = False
         self.exhausted = len(page) < self._page
         await self._append(page)
-        self._show_empty()
+        await self.show_state()
 
     async def refresh_top(self) -> int:
         """Merge the newest page: prepend what is new, update what is shown.
@@ -402,12 +404,11 @@ class PagedList(ListView, Generic[E]):
                 await self.insert(0, views)
             else:
                 await self.extend(views)
-            if keep is not None and keep > 0:
-                self.index = keep + len(new)
-            elif self.index is None:
-                self.index = 0
+            # ListView keeps its index number across an insert, which would make the
+            # entry above the highlighted one current: move the index with the entry.
+            self.index = 0 if keep is None else keep + len(new)
         self.loaded_once = True
-        self._show_empty()
+        await self.show_state()
         return len(new)
 
     def rerender(self) -> None:
@@ -425,12 +426,21 @@ class PagedList(ListView, Generic[E]):
         if fresh:
             await self.extend([self._view(entry) for entry in fresh])
 
-    def _show_empty(self) -> None:
-        self.set_class(not self._views, "-empty")
+    async def show_state(self) -> None:
+        """An empty list says what would be here and what to do (a line that cannot be
+        selected); a list that reached its end says so in its border."""
         if not self._views:
-            self.border_subtitle = self.empty_text
+            if self._hint is None and self.empty_text:
+                hint = Static(Text(self.empty_text))
+                self._hint = ListItem(hint, classes="empty-hint", disabled=True)
+                await self.mount(self._hint)
+            self.border_subtitle = ""
         else:
-            self.border_subtitle = "" if not self.exhausted else "end of the list"
+            if self._hint is not None:
+                hint, self._hint = self._hint, None
+                await hint.remove()
+            self.border_subtitle = "end of the list" if self.exhausted else ""
+        self.set_class(not self._views, "-empty")
 
     @on(ListView.Highlighted)
     def _near_end(self, event: ListView.Highlighted) -> None:
