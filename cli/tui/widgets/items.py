@@ -431,8 +431,8 @@ class PagedList(ListView, Generic[E]):
         selected); a list that reached its end says so in its border."""
         if not self._views:
             if self._hint is None and self.empty_text:
-                hint = Static(Text(self.empty_text))
-                self._hint = ListItem(hint, classes="empty-hint", disabled=True)
+                text = Static(Text(self.empty_text))
+                self._hint = ListItem(text, classes="empty-hint", disabled=True)
                 await self.mount(self._hint)
             self.border_subtitle = ""
         else:
