@@ -404,3 +404,33 @@ def test_errors_are_notifications(fresh_home: Path) -> None:
             assert app.is_running
 
     run(test)
+
+
+def test_copy_a_message_id_and_open_its_thread(fresh_home: Path) -> None:
+    (alice,) = authors(1)
+    post = alice.post("copy my id")
+    seed_mine(fresh_home, [("their", lambda _: [post, alice.reply(post, "and a reply")])])
+
+    async def test() -> None:
+        app = offline_app(fresh_home)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await pilot.press("2")
+            await wait_for(pilot, lambda: isinstance(app.screen, GlobalScreen), "global")
+            timeline = app.screen.query_one(Timeline)
+            await wait_for(pilot, lambda: len(timeline.items) == 2, "both")
+            timeline.index = texts(timeline).index("copy my id")
+            await pilot.press("c")
+            assert app.clipboard == str(post.id)
+            assert any(post.id.short in n for n in notifications(app))
+            # The thread opens on the message chosen, its reply under it.
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ThreadScreen), "the thread")
+            thread = app.screen
+            assert isinstance(thread, ThreadScreen)
+            await wait_for(pilot, lambda: len(thread.items) == 2, "two messages")
+            current = thread.current_item()
+            assert current is not None
+            assert current.id == post.id
+
+    run(test)
