@@ -13,6 +13,8 @@ Measured on a home holding the corpus, opened as its ``typical`` owner (who foll
 - ``tui.home_paint.terminal``: from launching ``p2psocial tui --no-network`` in a real
   terminal (tmux) to Home's newest message on its screen: process start, imports, opening
   the node, painting. Only where tmux is installed.
+- ``tui.notifications.typical`` and ``.busiest``: one page of notifications for the
+  typical owner and for the corpus' busiest author (its cost follows what the owner wrote).
 - ``tui.burst.*``: :data:`BURST` new posts from followed authors arrive as from the network
   (``Node.ingest``, in batches of :data:`BURST_BATCH`, as fast as the node stores them)
   while Home is open under the composer and a key is typed every :data:`KEY_EVERY_S`
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import shutil
@@ -220,7 +223,8 @@ async def _burst(home: Path, messages: list[Message]) -> dict[str, Any]:
     from textual import events  # noqa: PLC0415
 
     timed, _ = _app_classes()
-    app = timed(home, network=False)
+    gc.collect()  # the apps measured before this one are garbage: not this run's cost
+    app = timed(home, network=False, freeze_memory=True)  # as run_app makes it
     async with app.run_test(size=SIZE) as pilot:
         await _until(lambda: app.painted is not None, 60.0, "Home")
         backend = app.backend
@@ -388,10 +392,40 @@ def measure(home: Path, corpus: Corpus, *, runs: int = PAINT_RUNS) -> list[Entry
                     params={"messages": held, "size": list(SIZE), "looked_for": expect},
                 )
             )
+    entries += notification_pages(home, corpus)
     messages = burst_messages(home, corpus, owner, BURST)
     burst = asyncio.run(_burst(home, messages))
     entries += _burst_entries(burst)
     return entries
+
+
+def notification_pages(home: Path, corpus: Corpus) -> list[Entry]:
+    """A page of notifications (40) for the typical owner and for the busiest author: the
+    query reads what the owner wrote, so its cost grows with that, not with the store."""
+    reader = IndexReader.open(HomePaths(home).index)
+    try:
+        entries = []
+        for name, who in (("typical", corpus.owners["typical"]), ("busiest", corpus.busiest)):
+            reader.notifications(who, limit=40)  # warm the pages it reads
+            latency = Latency.of(
+                [_timed(lambda w=who: reader.notifications(w, limit=40)) for _ in range(10)]
+            )
+            info = reader.author(who)
+            entries.append(
+                Entry(
+                    f"tui.notifications.{name}",
+                    latency.p50,
+                    "ms",
+                    params={
+                        "their_messages": info.held if info else 0,
+                        "limit": 40,
+                        "max_ms": round(latency.max, 3),
+                    },
+                )
+            )
+        return entries
+    finally:
+        reader.close()
 
 
 def held_messages(home: Path) -> int:
