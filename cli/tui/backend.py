@@ -228,6 +228,7 @@ class Backend(Protocol):
     ) -> list[Notification]: ...
     async def search(self, query: str, *, limit: int = PAGE) -> list[Item]: ...
     async def resolve_author(self, text: str) -> AuthorId: ...
+    async def names_of(self, messages: list[MessageId]) -> dict[MessageId, str]: ...
     async def post(self, text: str) -> MessageId: ...
     async def reply(self, parent: MessageId, text: str) -> MessageId: ...
     async def react(self, target: MessageId, emoji: str) -> MessageId: ...
@@ -289,6 +290,15 @@ class IndexReads:
 
     async def resolve_author(self, text: str) -> AuthorId:
         return await self._read(self._reader.resolve_author, text)
+
+    async def names_of(self, messages: list[MessageId]) -> dict[MessageId, str]:
+        """The author's display name of each held message (a reply says whom it answers)."""
+
+        def read() -> dict[MessageId, str]:
+            found = {m: self._reader.get(m) for m in messages}
+            return {m: item.author_display for m, item in found.items() if item is not None}
+
+        return await self._read(read)
 
 
 # --- the node here --------------------------------------------------------------------------

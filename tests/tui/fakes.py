@@ -182,6 +182,10 @@ class FakeBackend(RefusesWrites):
                 return author
         raise NotFoundError(f"no author matches {text.strip()!r}")
 
+    async def names_of(self, messages: list[MessageId]) -> dict[MessageId, str]:
+        items = {i.id: i for i in [*self.feed, *self.thread_items]}
+        return {m: items[m].author_display for m in messages if m in items}
+
     def network_status(self) -> NetView | None:
         peer = "12D3KooWPeerPeerPeerPeerPeerPeerPeerPeerPeerPeerPeer1"
         return NetView(

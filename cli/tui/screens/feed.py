@@ -40,7 +40,7 @@ class FeedScreen(ItemScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Horizontal(id="feed-controls")
-        yield Timeline(self._load, id="timeline", empty=self.empty)
+        yield Timeline(self._load, names_of=self.backend.names_of, id="timeline", empty=self.empty)
         yield Footer(compact=True, show_command_palette=False)
 
     follows_seen = 0

@@ -61,7 +61,12 @@ class ProfileScreen(ItemScreen):
                     yield Button("Follow (f)", id="profile-follow", variant="primary", compact=True)
         with TabbedContent(id="profile-tabs"):
             with TabPane("Posts", id="tab-posts"):
-                yield Timeline(self._load, id="timeline", empty="No posts of theirs held yet.")
+                yield Timeline(
+                    self._load,
+                    names_of=self.backend.names_of,
+                    id="timeline",
+                    empty="No posts of theirs held yet.",
+                )
             with TabPane("Followers", id="tab-followers"):
                 yield PersonList(
                     self._followers, page=PEOPLE_SHOWN + 1, id="followers", empty="Nobody yet."

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import ListItem, ListView, Static
 
 from p2psocial.core.bodies import Kind
-from p2psocial.core.ids import AuthorId
+from p2psocial.core.ids import AuthorId, MessageId
 from p2psocial.store.queries import AuthorInfo, Cursor, Item, Notification
 
 from ..settings import DEFAULT, Settings
@@ -68,8 +68,10 @@ def render_item(
     depth: int | None = None,
     settings: Settings = DEFAULT,
     actions: bool = True,
+    replying_to: str | None = None,
 ) -> Text:
-    """Two or more lines: who, when and what kind; the text; counters and actions."""
+    """Two or more lines: who, when and what kind (and whom a reply answers, when known);
+    the text; counters and actions."""
     key = str(item.id)
     out = Text()
     if depth:
@@ -78,7 +80,7 @@ def render_item(
     _who(out, item.author_display, item.author, settings, key=key)
     out.append(f"  · {when(item.ts, settings)}", style="dim")
     if item.kind is Kind.REPLY and not depth:
-        out.append("  ↩ reply", style="italic dim")
+        out.append(f"  ↩ to {replying_to}" if replying_to else "  ↩ reply", style="italic dim")
     shown = item
     if item.kind is Kind.REPOST:
         out.append("  ♻ reposted", style="italic dim")
@@ -236,8 +238,14 @@ class ItemView(EntryView[Item]):
         return self.entry
 
     def render_entry(self) -> Text:
+        parent = self.entry.parent
+        names = getattr(self.parent, "replied_to", {})
         return render_item(
-            self.entry, depth=self.depth, settings=_settings_of(self), actions=self.highlighted
+            self.entry,
+            depth=self.depth,
+            settings=_settings_of(self),
+            actions=self.highlighted,
+            replying_to=names.get(parent) if parent is not None else None,
         )
 
 
@@ -346,7 +354,7 @@ class PagedList(ListView, Generic[E]):
         still there."""
         current = self.current_entry
         keep = None if current is None else self.key(current)
-        entries = await self._loader(None)
+        entries = await self._load(None)
         await self.clear()
         self._views.clear()
         self._hint = None
@@ -368,7 +376,7 @@ class PagedList(ListView, Generic[E]):
             return
         self._fetching = True
         try:
-            page = await self._loader(self.cursor_of(entries[-1]))
+            page = await self._load(self.cursor_of(entries[-1]))
         finally:
             self._fetching = False
         self.exhausted = len(page) < self._page
@@ -381,7 +389,7 @@ class PagedList(ListView, Generic[E]):
         Returns:
             How many entries were new.
         """
-        page = await self._loader(None)
+        page = await self._load(None)
         if (
             self._views
             and len(page) >= self._page
@@ -415,6 +423,14 @@ class PagedList(ListView, Generic[E]):
         """Draw every entry again (after a settings change)."""
         for view in self._views.values():
             view.rerender()
+
+    async def _load(self, before: Cursor | None) -> list[E]:
+        entries = await self._loader(before)
+        await self.prepare(entries)
+        return entries
+
+    async def prepare(self, entries: list[E]) -> None:
+        """Fetch what drawing these entries needs beyond them (subclasses)."""
 
     def _view(self, entry: E) -> EntryView[E]:
         view = self.make_view(entry)
@@ -483,8 +499,39 @@ class PagedList(ListView, Generic[E]):
         await self.load_more()
 
 
+NamesOf = Callable[[list[MessageId]], Awaitable[dict[MessageId, str]]]
+"""Display names of the authors of held messages (absent: not held)."""
+
+
 class Timeline(PagedList[Item]):
-    """Messages, newest first."""
+    """Messages, newest first; a reply says whom it answers when ``names_of`` is given."""
+
+    def __init__(
+        self,
+        loader: Loader[Item],
+        *,
+        names_of: NamesOf | None = None,
+        page: int = 40,
+        id: str | None = None,
+        empty: str = "",
+    ) -> None:
+        super().__init__(loader, page=page, id=id, empty=empty)
+        self._names_of = names_of
+        self.replied_to: dict[MessageId, str] = {}
+        """The author's name of each parent of a reply shown (when held)."""
+
+    async def prepare(self, entries: list[Item]) -> None:
+        if self._names_of is None:
+            return
+        wanted = list(
+            {
+                e.parent
+                for e in entries
+                if e.kind is Kind.REPLY and e.parent is not None and e.parent not in self.replied_to
+            }
+        )
+        if wanted:
+            self.replied_to.update(await self._names_of(wanted))
 
     def key(self, entry: Item) -> str:
         return str(entry.id)
