@@ -1,12 +1,13 @@
 # p2psocial: two commands set up a fresh machine.
 #   make run    create .venv, install, open the terminal app (p2psocial tui; ARGS=... adds options)
 #   make test   create .venv with the dev extra, lint, type-check, run the whole suite
+#   make demo   start a few local nodes with generated people and open the app among them
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck pytest bench bench-quick soak fuzz clean
+.PHONY: run test lint typecheck pytest bench bench-quick soak fuzz clean demo
 
 FUZZ_STAMP   := $(VENV)/.installed-fuzz
 BENCH_STAMP  := $(VENV)/.installed-bench
@@ -33,6 +34,9 @@ $(FUZZ_STAMP): pyproject.toml | $(BIN)/python
 
 run: $(STAMP)
 	$(BIN)/p2psocial tui $(ARGS)
+
+demo: $(STAMP)
+	$(BIN)/p2psocial demo $(ARGS)
 
 test: $(STAMP) lint typecheck pytest
 
