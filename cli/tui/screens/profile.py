@@ -15,7 +15,7 @@ from p2psocial.core.ids import AuthorId, MessageId
 from p2psocial.store.queries import AuthorInfo, Cursor, Item
 
 from ..dialogs.profile_edit import ProfileEditScreen
-from ..widgets.items import PagedList, PersonList, Timeline
+from ..widgets.items import PagedList, PersonList, Timeline, bot_tag
 from .base import ItemScreen
 
 PEOPLE_SHOWN = 500
@@ -109,6 +109,9 @@ class ProfileScreen(ItemScreen):
         self.following_them = False if self.is_me else await backend.is_following(self.author)
         card = Text()
         card.append(info.display_name if info else self.author.short, style="bold")
+        if info and info.automated:
+            bot_tag(card)
+            card.append("  a program posts for this account", style="dim")
         if self.is_me:
             card.append("  (you)", style="dim")
         elif self.following_them:

@@ -56,10 +56,37 @@ def link(action: str, key: str, *, style: str = "") -> Style:
     return Style.parse(style or "none") + Style(meta={"@click": f"screen.on({action!r},{key!r})"})
 
 
-def _who(out: Text, name: str, author: AuthorId, settings: Settings, *, key: str) -> None:
+BOT = "bot"
+"""The tag after the name of an author whose profile says a program posts for it."""
+
+
+def _who(
+    out: Text,
+    name: str,
+    author: AuthorId,
+    settings: Settings,
+    *,
+    key: str,
+    automated: bool = False,
+) -> None:
     out.append(name, style=link("author", key, style="bold"))
+    if automated:
+        bot_tag(out)
     if settings.show_ids:
         out.append(f"  {author.short}", style="dim")
+
+
+def bot_tag(out: Text) -> None:
+    """``[bot]`` after a name: the account declares that a program posts for it."""
+    out.append(" [", style="dim")
+    out.append(BOT, style="bold magenta")
+    out.append("]", style="dim")
+
+
+def folded_note(count: int) -> str:
+    """The line standing for what Global left out before an item (:attr:`Item.folded`)."""
+    what = "message" if count == 1 else "messages"
+    return f"⋯ {count} more {what} from accounts with no trust path to you"
 
 
 def render_item(
@@ -74,10 +101,13 @@ def render_item(
     the text; counters and actions."""
     key = str(item.id)
     out = Text()
+    if item.folded:
+        out.append(folded_note(item.folded), style="italic dim")
+        out.append("\n")
     if depth:
         marker = "↳ " if depth <= MAX_INDENT else f"↳{depth} "
         out.append(marker, style="dim")
-    _who(out, item.author_display, item.author, settings, key=key)
+    _who(out, item.author_display, item.author, settings, key=key, automated=item.automated)
     out.append(f"  · {when(item.ts, settings)}", style="dim")
     if item.kind is Kind.REPLY and not depth:
         out.append(f"  ↩ to {replying_to}" if replying_to else "  ↩ reply", style="italic dim")
@@ -87,7 +117,14 @@ def render_item(
         if item.reposted is not None:
             shown = item.reposted
             out.append("\n")
-            _who(out, shown.author_display, shown.author, settings, key=f"reposted:{key}")
+            _who(
+                out,
+                shown.author_display,
+                shown.author,
+                settings,
+                key=f"reposted:{key}",
+                automated=shown.automated,
+            )
     out.append("\n")
     if shown.deleted:
         out.append("(deleted by its author)", style="italic dim")
@@ -152,7 +189,7 @@ def render_notification(
     out = Text()
     out.append("● " if unread else "  ", style="bold")
     out.append(f"{icon} ", style="bold")
-    _who(out, item.author_display, item.author, settings, key=key)
+    _who(out, item.author_display, item.author, settings, key=key, automated=item.automated)
     out.append(f"  {verb}", style="italic")
     out.append(f"  · {when(item.ts, settings)}", style="dim")
     if note.what in ("reply", "mention"):
@@ -167,7 +204,7 @@ def render_notification(
 def render_person(info: AuthorInfo, *, settings: Settings = DEFAULT) -> Text:
     """A name, the id, and the bio's first line."""
     out = Text()
-    _who(out, info.display_name, info.id, settings, key=str(info.id))
+    _who(out, info.display_name, info.id, settings, key=str(info.id), automated=info.automated)
     if info.bio:
         out.append(f"\n{_one_line(info.bio, 120)}", style="dim")
     return out
