@@ -39,6 +39,7 @@ from textual.theme import Theme
 from p2psocial import keystore
 from p2psocial.control import ControlClient
 from p2psocial.core.ids import AuthorId, MessageId
+from p2psocial.core.ranking import BUILTINS
 from p2psocial.errors import HomeLockedError, NetworkError, NotInitializedError, P2PSocialError
 
 from .backend import (
@@ -53,7 +54,7 @@ from .dialogs.compose import ComposeScreen
 from .dialogs.help import HelpScreen
 from .dialogs.jump import JumpScreen
 from .screens.base import BaseScreen
-from .screens.feed import GlobalScreen, HomeScreen
+from .screens.feed import GlobalScreen, HomeScreen, algorithm_names
 from .screens.network import NetworkScreen
 from .screens.notifications import NotificationsScreen
 from .screens.profile import ProfileScreen
@@ -150,6 +151,7 @@ class P2PSocialApp(App[None]):
         self.settings_generation = 0
         self.generation = 0
         self.follows_generation = 0
+        self.moderation_generation = 0
         self.unread = 0
         self._flush_pending = False
         self._pending_network = 0
@@ -337,6 +339,8 @@ class P2PSocialApp(App[None]):
         ):
             # Whose messages Home holds has changed: it must be read again, not merged.
             self.follows_generation += 1
+        if any(m.author == me and m.kind in ("block", "unblock") for m in event.arrived.messages):
+            self.moderation_changed()
         self._pending_network += event.arrived.from_network
         if not self._flush_pending:
             self._flush_pending = True
@@ -417,6 +421,44 @@ class P2PSocialApp(App[None]):
             parts.append(f"{self.unread}{more} new {noun}")
         self.title = " · ".join(parts)
 
+    def moderation_changed(self) -> None:
+        """What the owner's rules hide (or whether it is shown) changed: the visible views
+        read everything again now, the others when they are next shown."""
+        self.moderation_generation += 1
+        for screen in self.screen_stack:
+            if isinstance(screen, BaseScreen):
+                screen.moderation_seen = self.moderation_generation
+                screen.reload_view()
+
+    def set_algorithm(self, name: str, *, reload: bool = True) -> None:
+        """Rank Home by ``name`` from now on (kept in the settings)."""
+        if name == self.settings.algorithm:
+            return
+        self._save(replace(self.settings, algorithm=name))
+        if not reload:
+            return
+        for screen in self._home_screens():
+            screen.algorithm_changed()
+        self.notify(f"Home is ranked by {name} (w on a message says why it is there).", timeout=3)
+
+    def _home_screens(self) -> list[HomeScreen]:
+        try:
+            stack = self._screen_stacks.get("home", [])
+        except AttributeError:  # Textual's internals moved: only the visible one
+            stack = self.screen_stack
+        return [s for s in stack if isinstance(s, HomeScreen) and s.is_mounted]
+
+    def action_toggle_hidden(self) -> None:
+        """Show what the rules hide, labelled in place, or leave it out again."""
+        show = not self.settings.show_hidden
+        self.apply_settings(replace(self.settings, show_hidden=show))
+        self.notify(
+            "Hidden items are shown, labelled with the rule that hides them."
+            if show
+            else "Hidden items are left out again (each list counts them).",
+            timeout=3,
+        )
+
     # --- settings ------------------------------------------------------------------------
 
     def apply_settings(self, settings: Settings) -> None:
@@ -424,6 +466,8 @@ class P2PSocialApp(App[None]):
         old, self.settings = self.settings, settings
         self._save(settings)
         self.set_class(settings.compact, "-compact")
+        if old.show_hidden != settings.show_hidden:
+            self.moderation_changed()
         if (old.times, old.show_ids) != (settings.times, settings.show_ids):
             self.settings_generation += 1
             for screen in self.screen_stack:
@@ -530,7 +574,19 @@ class P2PSocialApp(App[None]):
                 partial(self.action_view, view.mode),
             )
         yield from self._binding_commands(screen)
+        yield from self._algorithm_commands()
         yield from self._settings_commands()
+
+    def _algorithm_commands(self) -> Iterable[SystemCommand]:
+        """One command per installed algorithm: rank Home by it."""
+        for name in algorithm_names():
+            builtin = BUILTINS.get(name)
+            about = builtin.description if builtin is not None else "an installed plugin"
+            yield SystemCommand(
+                f"Home algorithm: {name}",
+                f"Rank Home by {name}: {about}",
+                partial(self.set_algorithm, name),
+            )
 
     def _binding_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every binding active where the palette was opened (never a stale list)."""
@@ -581,6 +637,11 @@ class P2PSocialApp(App[None]):
                 lambda: self.apply_settings(
                     replace(self.settings, compact=not self.settings.compact)
                 ),
+            ),
+            (
+                "Hidden items: " + ("leave out" if settings.show_hidden else "show"),
+                "Show what your moderation rules hide, labelled with the rule (h)",
+                self.action_toggle_hidden,
             ),
             (
                 "Network notes: " + ("off" if settings.toasts else "on"),

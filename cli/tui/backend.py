@@ -47,8 +47,11 @@ from p2psocial.control import (
     serve_control,
 )
 from p2psocial.core.ids import AuthorId, MessageId
+from p2psocial.core.moderation import Policy
 from p2psocial.errors import P2PSocialError
+from p2psocial.feeds import FeedCursor, FeedPage, rank_feed
 from p2psocial.home import HomePaths
+from p2psocial.moderation import load_policy
 from p2psocial.node import EventsMissed, NewMessage, Node, open_node
 from p2psocial.store.queries import AuthorInfo, Cursor, IndexReader, Item, Notification
 
@@ -236,6 +239,18 @@ class Backend(Protocol):
     async def follow(self, author: AuthorId) -> MessageId: ...
     async def unfollow(self, author: AuthorId) -> MessageId: ...
     async def set_profile(self, name: str | None, bio: str | None = None) -> MessageId: ...
+    async def policy(self) -> Policy:
+        """Everything the owner chose not to see (mutes, blocks, filters, lists)."""
+        ...
+
+    async def ranked(self, algorithm: str, *, cursor: FeedCursor | None = None) -> FeedPage:
+        """A page of Home as ``algorithm`` ranks it, each item with its reasons."""
+        ...
+
+    async def mute(self, author: AuthorId) -> bool: ...
+    async def unmute(self, author: AuthorId) -> None: ...
+    async def block(self, author: AuthorId) -> MessageId: ...
+    async def unblock(self, author: AuthorId) -> MessageId: ...
     async def connect(self, addr: str) -> str: ...
     def network_status(self) -> NetView | None: ...
     def network_note(self) -> str:
@@ -249,6 +264,7 @@ class IndexReads:
     """The reads every backend shares: the index, queried from a worker thread."""
 
     me: AuthorId
+    home: Path
     _reader: IndexReader
 
     async def _read(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
@@ -290,6 +306,17 @@ class IndexReads:
 
     async def resolve_author(self, text: str) -> AuthorId:
         return await self._read(self._reader.resolve_author, text)
+
+    async def policy(self) -> Policy:
+        # Built from the settings file and the index, whoever writes them (a few ms).
+        return await self._read(load_policy, self.home, self._reader, self.me)
+
+    async def ranked(self, algorithm: str, *, cursor: FeedCursor | None = None) -> FeedPage:
+        # Unjudged: the lists apply the policy themselves, so that they know what the
+        # rules hid (by id) and can show it in place when asked.
+        return await self._read(
+            rank_feed, self._reader, self.me, algorithm, limit=PAGE, cursor=cursor
+        )
 
     async def names_of(self, messages: list[MessageId]) -> dict[MessageId, str]:
         """The author's display name of each held message (a reply says whom it answers)."""
@@ -526,6 +553,18 @@ class LocalBackend(IndexReads):
     async def set_profile(self, name: str | None, bio: str | None = None) -> MessageId:
         return (await self.call(lambda: self.node.set_profile(name=name, bio=bio))).id
 
+    async def mute(self, author: AuthorId) -> bool:
+        return await self.call(lambda: self.node.mute(author))
+
+    async def unmute(self, author: AuthorId) -> None:
+        await self.call(lambda: self.node.unmute(author))
+
+    async def block(self, author: AuthorId) -> MessageId:
+        return (await self.call(lambda: self.node.block(author))).id
+
+    async def unblock(self, author: AuthorId) -> MessageId:
+        return (await self.call(lambda: self.node.unblock(author))).id
+
     async def connect(self, addr: str) -> str:
         network = self._network
         if network is None:
@@ -647,6 +686,19 @@ class AttachedBackend(IndexReads):
     async def set_profile(self, name: str | None, bio: str | None = None) -> MessageId:
         params = {k: v for k, v in (("name", name), ("bio", bio)) if v is not None}
         return await self._written("profile", params)
+
+    async def mute(self, author: AuthorId) -> bool:
+        result = await self._call("mute", {"author": str(author)})
+        return bool(result["changed"])
+
+    async def unmute(self, author: AuthorId) -> None:
+        await self._call("unmute", {"author": str(author)})
+
+    async def block(self, author: AuthorId) -> MessageId:
+        return await self._written("block", {"author": str(author)})
+
+    async def unblock(self, author: AuthorId) -> MessageId:
+        return await self._written("unblock", {"author": str(author)})
 
     async def connect(self, addr: str) -> str:
         result = await self._call("connect", {"addr": addr})
@@ -793,6 +845,18 @@ class RefusesWrites:
         raise self._refuse()
 
     async def set_profile(self, name: str | None, bio: str | None = None) -> MessageId:
+        raise self._refuse()
+
+    async def mute(self, author: AuthorId) -> bool:
+        raise self._refuse()
+
+    async def unmute(self, author: AuthorId) -> None:
+        raise self._refuse()
+
+    async def block(self, author: AuthorId) -> MessageId:
+        raise self._refuse()
+
+    async def unblock(self, author: AuthorId) -> MessageId:
         raise self._refuse()
 
     async def connect(self, addr: str) -> str:

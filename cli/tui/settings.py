@@ -39,6 +39,12 @@ class Settings:
     """No blank line between messages: more on screen."""
     toasts: bool = True
     """Pop up a note when messages arrive from the network."""
+    show_hidden: bool = False
+    """Show what the owner's moderation rules hide, in place, labelled with the rule
+    (otherwise it is left out and counted)."""
+    algorithm: str = "chronological"
+    """How Home is ranked: a name from ``p2psocial algos`` (an algorithm that is no longer
+    installed falls back to chronological, with a note)."""
     seen_notifications: tuple[int, int] | None = None
     """The cursor of the newest notification shown in the Notifications view: newer ones
     are unread."""

@@ -8,6 +8,7 @@ from p2psocial_cli.tui.backend import PAGE, NetView, PeerView, RefusesWrites
 
 from p2psocial.core.bodies import Kind
 from p2psocial.core.ids import AuthorId, MessageId
+from p2psocial.core.moderation import Policy
 from p2psocial.errors import NotFoundError
 from p2psocial.store.queries import AuthorInfo, Cursor, Item, Notification, Reactions
 from tests.factories import author_id, message_id
@@ -185,6 +186,9 @@ class FakeBackend(RefusesWrites):
     async def names_of(self, messages: list[MessageId]) -> dict[MessageId, str]:
         items = {i.id: i for i in [*self.feed, *self.thread_items]}
         return {m: items[m].author_display for m in messages if m in items}
+
+    async def policy(self) -> Policy:
+        return Policy(me=ME)
 
     def network_status(self) -> NetView | None:
         peer = "12D3KooWPeerPeerPeerPeerPeerPeerPeerPeerPeerPeerPeer1"

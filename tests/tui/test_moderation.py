@@ -6,14 +6,28 @@ messages from generated authors.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import trio
+from p2psocial_cli.tui.app import P2PSocialApp
+from p2psocial_cli.tui.dialogs.confirm import ConfirmScreen
+from p2psocial_cli.tui.dialogs.why import WhyScreen
 from p2psocial_cli.tui.screens.feed import GlobalScreen, HomeScreen
+from p2psocial_cli.tui.screens.profile import ProfileScreen
+from p2psocial_cli.tui.settings import SETTINGS_FILENAME
 from p2psocial_cli.tui.widgets.items import ItemView, Timeline
+from textual.widgets import Button, Label
 
-from tests.factories import BASE_TS, authors
+from p2psocial.core.ids import AuthorId
+from p2psocial.node import open_node
+from tests.factories import BASE_TS, ChainBuilder, authors
 
-from .conftest import SIZE, offline_app, ready, run, seed, wait_for
+from .conftest import SIZE, notifications, offline_app, ready, run, seed, wait_for
+
+
+def texts(timeline: Timeline) -> list[str | None]:
+    return [item.text for item in timeline.items]
 
 
 def _rendered(timeline: Timeline) -> list[str]:
@@ -56,5 +70,237 @@ def test_bot_label_and_globals_folded_note(fresh_home: Path) -> None:
             ]
             assert lines[2].splitlines()[1].startswith("alice [bot]")
             assert "spam 4" in lines[0]
+
+    run(test)
+
+
+def _profile_of(app: P2PSocialApp) -> ProfileScreen:
+    screen = app.screen
+    assert isinstance(screen, ProfileScreen)
+    return screen
+
+
+def test_mute_from_a_profile_hides_show_hidden_labels_unmute_restores(fresh_home: Path) -> None:
+    alice, bob = authors(2)
+    seed(
+        fresh_home,
+        follow=[alice, bob],
+        messages=[
+            alice.profile("alice", ts=BASE_TS),
+            bob.profile("bob", ts=BASE_TS),
+            alice.post("alice one", ts=BASE_TS + 1),
+            bob.post("bob one", ts=BASE_TS + 2),
+            alice.post("alice two", ts=BASE_TS + 3),
+        ],
+    )
+
+    async def test() -> None:
+        app = offline_app(fresh_home)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            home = app.screen
+            assert isinstance(home, HomeScreen)
+            timeline = home.timeline
+            await wait_for(pilot, lambda: len(timeline.items) == 3, "Home")
+            # Open alice's profile from her post (p) and mute her (m).
+            timeline.index = 0
+            await pilot.press("p")
+            await wait_for(pilot, lambda: isinstance(app.screen, ProfileScreen), "profile")
+            profile = _profile_of(app)
+            await wait_for(pilot, lambda: profile.info is not None, "the card")
+            await pilot.press("m")
+            await wait_for(pilot, lambda: profile.muted, "muted")
+            assert str(profile.query_one("#profile-mute", Button).label) == "Unmute (m)"
+            assert any("Muted alice" in n for n in notifications(app))
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: texts(timeline) == ["bob one"], "alice hidden")
+            assert timeline.border_subtitle.startswith("2 hidden by your rules")
+            # h shows them in place, labelled; the choice is kept.
+            await pilot.press("h")
+            await wait_for(pilot, lambda: len(timeline.items) == 3, "shown again")
+            assert texts(timeline) == ["alice two", "bob one", "alice one"]
+            lines = _rendered(timeline)
+            assert "[hidden: muted]" in lines[0]
+            assert "[hidden:" not in lines[1]
+            assert json.loads((fresh_home / SETTINGS_FILENAME).read_text())["show_hidden"]
+            await pilot.press("h")
+            await wait_for(pilot, lambda: texts(timeline) == ["bob one"], "hidden again")
+            # Unmute from the profile: everything back, nothing counted.
+            timeline.index = 0
+            await pilot.press("g", *str(alice.author), "enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ProfileScreen), "profile")
+            profile = _profile_of(app)
+            await wait_for(pilot, lambda: profile.muted, "the card says muted")
+            await pilot.press("m")
+            await wait_for(pilot, lambda: not profile.muted, "unmuted")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: len(timeline.items) == 3, "alice back")
+            assert "hidden" not in timeline.border_subtitle
+
+    run(test, deadline=40)
+
+
+def test_block_asks_then_publishes_and_hides_labelled_blocked(fresh_home: Path) -> None:
+    alice, bob = authors(2)
+    seed(
+        fresh_home,
+        follow=[alice, bob],
+        messages=[
+            alice.profile("alice", ts=BASE_TS),
+            alice.post("alice one", ts=BASE_TS + 1),
+            bob.post("bob one", ts=BASE_TS + 2),
+        ],
+    )
+
+    async def test() -> None:
+        app = offline_app(fresh_home)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            home = app.screen
+            assert isinstance(home, HomeScreen)
+            timeline = home.timeline
+            await wait_for(pilot, lambda: len(timeline.items) == 2, "Home")
+            await pilot.press("g", *str(alice.author), "enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ProfileScreen), "profile")
+            profile = _profile_of(app)
+            await wait_for(pilot, lambda: profile.info is not None, "the card")
+            await pilot.press("b")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+            said = str(app.screen.query_one("#confirm-explanation", Label).content)
+            assert "published" in said
+            # Cancelling publishes nothing.
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is profile, "cancelled")
+            assert not profile.blocked
+            await pilot.press("b")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asked again")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: profile.blocked, "blocked")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: texts(timeline) == ["bob one"], "alice hidden")
+            await pilot.press("h")
+            await wait_for(pilot, lambda: len(timeline.items) == 2, "shown labelled")
+            assert "[hidden: blocked]" in _rendered(timeline)[1]
+
+    run(test, deadline=40)
+
+    async def blocked() -> frozenset[AuthorId]:
+        async with open_node(fresh_home) as node:
+            return node.blocked
+
+    # The block went out as the owner's signed message: the index derives it from the log.
+    assert trio.run(blocked) == {alice.author}
+
+
+def _seed_ranked(home: Path) -> tuple[ChainBuilder, ChainBuilder]:
+    """alice, trusted by everyone the owner follows, posted first; bob, whom only the
+    owner follows, posted since: chronological and trusted disagree."""
+    alice, bob, carol = authors(3)
+    seed(
+        home,
+        follow=[alice, bob, carol],
+        messages=[
+            alice.profile("alice", ts=BASE_TS),
+            bob.profile("bob", ts=BASE_TS),
+            carol.profile("carol", ts=BASE_TS),
+            carol.follow(alice, ts=BASE_TS + 1),
+            bob.follow(alice, ts=BASE_TS + 1),
+            alice.post("alice, trusted", ts=BASE_TS + 60_000),
+            bob.post("bob, newer", ts=BASE_TS + 120_000),
+        ],
+    )
+    return alice, bob
+
+
+def test_algorithm_switcher_reorders_home_persists_and_explains(fresh_home: Path) -> None:
+    _seed_ranked(fresh_home)
+
+    async def test() -> None:
+        app = offline_app(fresh_home)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            home = app.screen
+            assert isinstance(home, HomeScreen)
+            timeline = home.timeline
+            await wait_for(pilot, lambda: len(timeline.items) == 2, "Home")
+            assert texts(timeline) == ["bob, newer", "alice, trusted"]
+            switcher = str(home.query_one("#algo-switcher", Label).render())
+            assert "chronological" in switcher
+            assert "trusted" in switcher
+            # w on chronological Home: followed, newest first.
+            timeline.index = 1
+            await pilot.press("w")
+            await wait_for(pilot, lambda: isinstance(app.screen, WhyScreen), "the panel")
+            why = str(app.screen.query_one("#why-text", Label).content)
+            assert "You follow alice" in why
+            assert "newest first" in why
+            await pilot.press("escape")
+            # a cycles to the next algorithm, trusted: alice first.
+            await pilot.press("a")
+            await wait_for(pilot, lambda: app.settings.algorithm == "trusted", "trusted")
+            await wait_for(pilot, lambda: texts(timeline)[:1] == ["alice, trusted"], "reordered")
+            assert "trusted" in str(timeline.border_title)
+            saved = json.loads((fresh_home / SETTINGS_FILENAME).read_text())
+            assert saved["algorithm"] == "trusted"
+            # The panel gives the algorithm's signals and weights for the item.
+            timeline.index = 0
+            await pilot.press("w")
+            await wait_for(pilot, lambda: isinstance(app.screen, WhyScreen), "the panel")
+            why = str(app.screen.query_one("#why-text", Label).content)
+            ranked = home.ranking[str(timeline.items[0].id)]
+            assert why.startswith("Ranked by trusted: place 1")
+            assert ranked.reasons
+            for reason in ranked.reasons:
+                assert f"• {reason.signal}: " in why
+                assert reason.text in why
+            await pilot.press("escape")
+
+        # Kept: the next start ranks Home the same way.
+        app = offline_app(fresh_home)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            home = app.screen
+            assert isinstance(home, HomeScreen)
+            await wait_for(pilot, lambda: len(home.timeline.items) == 2, "Home")
+            assert texts(home.timeline)[0] == "alice, trusted"
+            # The palette has a command per algorithm: back to chronological.
+            app.set_algorithm("chronological")
+            await wait_for(pilot, lambda: texts(home.timeline)[0] == "bob, newer", "back")
+
+    run(test, deadline=40)
+
+
+def test_palette_offers_every_algorithm(fresh_home: Path) -> None:
+    async def test() -> None:
+        app = offline_app(fresh_home)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            for name in ("chronological", "trusted", "conversations", "fresh-voices"):
+                assert f"Home algorithm: {name}" in titles
+
+    run(test)
+
+
+def test_why_names_the_rule_that_hid_an_item(fresh_home: Path) -> None:
+    alice, _ = _seed_ranked(fresh_home)
+
+    async def test() -> None:
+        app = offline_app(fresh_home)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            home = app.screen
+            assert isinstance(home, HomeScreen)
+            backend = app.backend
+            await backend.mute(alice.author)
+            app.moderation_changed()
+            await wait_for(pilot, lambda: texts(home.timeline) == ["bob, newer"], "hidden")
+            await pilot.press("h")
+            await wait_for(pilot, lambda: len(home.timeline.items) == 2, "shown")
+            home.timeline.index = 1
+            await pilot.press("w")
+            await wait_for(pilot, lambda: isinstance(app.screen, WhyScreen), "the panel")
+            why = str(app.screen.query_one("#why-text", Label).content)
+            assert why.startswith("Hidden by your rules: muted (rule: mute).")
 
     run(test)

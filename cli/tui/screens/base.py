@@ -7,14 +7,17 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from textual import work
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widgets import ListView
 
 from p2psocial.core.bodies import Kind
 from p2psocial.core.ids import AuthorId, MessageId
+from p2psocial.core.ranking import Hidden
 from p2psocial.errors import P2PSocialError
 from p2psocial.store.queries import Item
 
 from ..dialogs.compose import ComposeScreen
 from ..dialogs.repost import RepostScreen
+from ..dialogs.why import WhyScreen
 from ..widgets.items import PagedList
 
 if TYPE_CHECKING:
@@ -37,6 +40,8 @@ class BaseScreen(Screen[None]):
     """The app's event generation this screen last caught up with."""
     settings_generation = 0
     """The app's settings generation this screen last drew with."""
+    moderation_seen = 0
+    """The app's moderation generation this screen last read with."""
 
     @property
     def p2p(self) -> P2PSocialApp:
@@ -57,6 +62,12 @@ class BaseScreen(Screen[None]):
         """New messages were stored: show them (screens override)."""
 
     def on_screen_resume(self) -> None:
+        if self._loaded and self.moderation_seen != self.p2p.moderation_generation:
+            # The rules changed while hidden: read everything again (which draws anew).
+            self.moderation_seen = self.p2p.moderation_generation
+            self.settings_generation = self.p2p.settings_generation
+            self.reload_view()
+            return
         if self.settings_generation != self.p2p.settings_generation:
             self.settings_generation = self.p2p.settings_generation
             self.rerender()
@@ -91,6 +102,7 @@ class BaseScreen(Screen[None]):
                         await self.refresh_live()
                     else:
                         self._loaded = True
+                        self.moderation_seen = self.p2p.moderation_generation
                         await self.load_view()
                 except P2PSocialError as exc:
                     self.notify(str(exc), title="Cannot show this", severity="error")
@@ -127,6 +139,8 @@ class ItemScreen(BaseScreen):
         Binding("f", "follow", "Follow"),
         Binding("p", "profile", "Open the author's profile", show=False),
         Binding("c", "copy_id", "Copy the message id", show=False),
+        Binding("h", "app.toggle_hidden", "Show hidden", show=False),
+        Binding("w", "why", "Why is this here", show=False),
     ]
 
     def current_item(self) -> Item | None:
@@ -158,6 +172,38 @@ class ItemScreen(BaseScreen):
             self.action_react()
         elif action == "repost":
             self.action_repost()
+
+    def why_here(self, item: Item) -> list[str]:
+        """Why this view shows ``item`` (screens say more)."""
+        return [f"{self.sub_title or 'This view'} shows it."]
+
+    def verdict_of(self, item: Item) -> Hidden | None:
+        """The rule that hides ``item``, when the owner's rules hide it."""
+        for lst in self.query(ListView):
+            verdicts: dict[str, Hidden] = getattr(lst, "verdicts", {})
+            if str(item.id) in verdicts:
+                return verdicts[str(item.id)]
+        return None
+
+    def action_why(self) -> None:
+        item = self.current_item()
+        if item is None:
+            self.notify("Nothing selected.", severity="warning")
+            return
+        lines = self.why_here(item)
+        verdict = self.verdict_of(item)
+        if verdict is not None:
+            lines = [
+                f"Hidden by your rules: {verdict.label} (rule: {verdict.rule}).",
+                "It shows because hidden items are shown (h leaves them out)."
+                if self.p2p.settings.show_hidden
+                else "Its text stays masked; h shows hidden items.",
+                "",
+                *lines,
+            ]
+        if item.automated:
+            lines.append(f"{item.author_display}'s profile says a program posts for it [bot].")
+        self.app.push_screen(WhyScreen(item, lines))
 
     def _target(self) -> Item | None:
         item = self.current_item()

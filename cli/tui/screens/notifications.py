@@ -31,7 +31,11 @@ class NotificationsScreen(ItemScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield NotificationList(
-            self._load, seen=self.p2p.settings.seen_notifications, id="notifications", empty=EMPTY
+            self._load,
+            seen=self.p2p.settings.seen_notifications,
+            id="notifications",
+            empty=EMPTY,
+            policy=self.backend.policy,
         )
         yield Footer(compact=True, show_command_palette=False)
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Header, Label, TabbedContent, TabPane
 
 from p2psocial.core.ids import AuthorId, MessageId
+from p2psocial.errors import P2PSocialError
 from p2psocial.store.queries import AuthorInfo, Cursor, Item
 
+from ..dialogs.confirm import ConfirmScreen
 from ..dialogs.profile_edit import ProfileEditScreen
 from ..widgets.items import PagedList, PersonList, Timeline, bot_tag
 from .base import ItemScreen
@@ -25,14 +27,17 @@ PEOPLE_SHOWN = 500
 class ProfileScreen(ItemScreen):
     """Anyone's profile. ``f`` follows or unfollows *them* (not the highlighted author).
 
-    ``#profile-actions`` holds the buttons acting on this author (follow, or edit for the
-    owner); more actions on an author belong there.
+    ``#profile-actions`` holds the buttons acting on this author (follow, mute, block, or
+    edit for the owner); more actions on an author belong there. Muting is private (a
+    local setting); blocking publishes a signed message, so it asks first.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "back", "Back"),
         Binding("f", "follow", "Follow"),
         Binding("e", "edit", "Edit profile"),
+        Binding("m", "mute", "Mute"),
+        Binding("b", "block", "Block"),
         Binding("right_square_bracket", "tab(1)", "Next tab", show=False),
         Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False),
     ]
@@ -43,6 +48,8 @@ class ProfileScreen(ItemScreen):
         self.is_mode = is_mode
         self.info: AuthorInfo | None = None
         self.following_them: bool | None = None
+        self.muted = False
+        self.blocked = False
         self.followers = 0
         self.following = 0
 
@@ -59,6 +66,8 @@ class ProfileScreen(ItemScreen):
                     yield Button("Edit profile (e)", id="profile-edit", compact=True)
                 else:
                     yield Button("Follow (f)", id="profile-follow", variant="primary", compact=True)
+                    yield Button("Mute (m)", id="profile-mute", compact=True)
+                    yield Button("Block (b)", id="profile-block", compact=True)
         with TabbedContent(id="profile-tabs"):
             with TabPane("Posts", id="tab-posts"):
                 yield Timeline(
@@ -66,6 +75,7 @@ class ProfileScreen(ItemScreen):
                     names_of=self.backend.names_of,
                     id="timeline",
                     empty="No posts of theirs held yet.",
+                    policy=self.backend.policy,
                 )
             with TabPane("Followers", id="tab-followers"):
                 yield PersonList(
@@ -107,6 +117,9 @@ class ProfileScreen(ItemScreen):
         self.info = info
         self.followers, self.following = len(followers), len(following)
         self.following_them = False if self.is_me else await backend.is_following(self.author)
+        policy = await backend.policy()
+        self.muted = self.author in policy.muted
+        self.blocked = self.author in policy.blocked
         card = Text()
         card.append(info.display_name if info else self.author.short, style="bold")
         if info and info.automated:
@@ -116,6 +129,10 @@ class ProfileScreen(ItemScreen):
             card.append("  (you)", style="dim")
         elif self.following_them:
             card.append("  ✓ following", style="bold green")
+        if self.muted:
+            card.append("  muted (only you know)", style="bold yellow")
+        if self.blocked:
+            card.append("  blocked (published)", style="bold red")
         card.append(f"\n{self.author}", style="dim")
         if info and info.bio:
             card.append(f"\n{info.bio}")
@@ -133,6 +150,12 @@ class ProfileScreen(ItemScreen):
             button = self.query_one("#profile-follow", Button)
             button.label = "Unfollow (f)" if self.following_them else "Follow (f)"
             button.variant = "default" if self.following_them else "primary"
+            self.query_one("#profile-mute", Button).label = (
+                "Unmute (m)" if self.muted else "Mute (m)"
+            )
+            self.query_one("#profile-block", Button).label = (
+                "Unblock (b)" if self.blocked else "Block (b)"
+            )
 
     async def refresh_live(self) -> None:
         await self.refresh_card()
@@ -150,7 +173,7 @@ class ProfileScreen(ItemScreen):
             return not self.is_mode
         if action == "edit":
             return self.is_me
-        if action == "follow":
+        if action in ("follow", "mute", "block"):
             return not self.is_me
         return True
 
@@ -158,6 +181,63 @@ class ProfileScreen(ItemScreen):
     def action_follow(self) -> None:
         name = self.info.display_name if self.info else self.author.short
         self.toggle_follow(self.author, name)
+
+    @property
+    def name_shown(self) -> str:
+        return self.info.display_name if self.info else self.author.short
+
+    @on(Button.Pressed, "#profile-mute")
+    def action_mute(self) -> None:
+        if not self.is_me:
+            self._moderate("unmute" if self.muted else "mute")
+
+    @on(Button.Pressed, "#profile-block")
+    def action_block(self) -> None:
+        if self.is_me:
+            return
+        if self.blocked:
+            self._moderate("unblock")
+            return
+
+        def chosen(confirmed: bool | None) -> None:
+            if confirmed:
+                self._moderate("block")
+
+        name = self.name_shown
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Block {name}?",
+                "This is published: a signed block message goes out, and anyone can see "
+                f"that you block {name}. Your node stops storing and relaying their "
+                "messages' bodies, and their posts are hidden everywhere you read "
+                "(labelled “blocked”; h shows them). Unblock undoes it. To hide them "
+                "without telling anyone, mute instead (m).",
+                confirm="Block and publish",
+            ),
+            chosen,
+        )
+
+    @work(group="write")
+    async def _moderate(self, what: str) -> None:
+        name, backend = self.name_shown, self.backend
+        try:
+            if what == "mute":
+                await backend.mute(self.author)
+                done = f"Muted {name}: their messages are hidden from you (only you know)."
+            elif what == "unmute":
+                await backend.unmute(self.author)
+                done = f"Unmuted {name}: their messages show again."
+            elif what == "block":
+                await backend.block(self.author)
+                done = f"Blocked {name}: a signed block message was published."
+            else:
+                await backend.unblock(self.author)
+                done = f"Unblocked {name}: an unblock message was published."
+        except P2PSocialError as exc:
+            self.notify(str(exc), title="Failed", severity="error")
+            return
+        self.notify(done)
+        self.p2p.moderation_changed()
 
     @on(Button.Pressed, "#profile-edit")
     def action_edit(self) -> None:

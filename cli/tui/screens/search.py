@@ -42,7 +42,13 @@ class SearchScreen(ItemScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder=HINT, id="search-input")
-        yield Timeline(self._load, names_of=self.backend.names_of, id="results", empty=EMPTY)
+        yield Timeline(
+            self._load,
+            names_of=self.backend.names_of,
+            id="results",
+            empty=EMPTY,
+            policy=self.backend.policy,
+        )
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:

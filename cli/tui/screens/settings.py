@@ -16,6 +16,7 @@ SWITCHES = (
     ("show_ids", "Show each author's short id beside their name (names are not unique)"),
     ("compact", "Compact lists: no blank line between messages"),
     ("toasts", "Pop up a note when messages arrive from the network"),
+    ("show_hidden", "Show what your moderation rules hide, labelled with the rule (h)"),
 )
 
 

@@ -10,15 +10,25 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Header, ListItem, ListView
 
 from p2psocial.core.ids import MessageId
+from p2psocial.core.moderation import screen as apply_rules
+from p2psocial.core.ranking import Hidden
 from p2psocial.errors import P2PSocialError
 from p2psocial.store.queries import Item
 
-from ..widgets.items import ItemView
+from ..widgets.items import ItemView, hidden_count
 from .base import ItemScreen
 
 
 class ThreadList(ListView):
-    """The messages of a thread; enter replies to the highlighted one, a click selects it."""
+    """The messages of a thread; enter replies to the highlighted one, a click selects it.
+
+    A reply the owner's rules hide keeps its place (the tree stays whole), its text
+    masked unless hidden items are shown; ``verdicts`` says why, by message id.
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.verdicts: dict[str, Hidden] = {}
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Reply here", show=False),
@@ -58,8 +68,8 @@ class ThreadScreen(ItemScreen):
         self._catch_up()
 
     @property
-    def view(self) -> ListView:
-        return self.query_one("#thread", ListView)
+    def view(self) -> ThreadList:
+        return self.query_one("#thread", ThreadList)
 
     async def load_view(self) -> None:
         await self.refresh_live()
@@ -70,14 +80,23 @@ class ThreadScreen(ItemScreen):
         keep = focus if focus is not None else (c.id if (c := self.current_item()) else None)
         try:
             items = await self.backend.thread(self.message)
+            policy = await self.backend.policy()
         except P2PSocialError as exc:
             self.notify(str(exc), title="Cannot open the thread", severity="error")
             self.app.pop_screen()
             return
         self.items = items
+        judged = apply_rules(items, policy.judge, keep_place=True)
+        view.verdicts = {str(i.id): v for i, v in judged.pairs() if v is not None}
         await view.clear()
         await view.extend([ItemView(item, depth=item.depth) for item in items])
-        view.border_title = f"Thread · {len(items)} messages · enter replies to the highlighted one"
+        title = f"Thread · {len(items)} messages · enter replies to the highlighted one"
+        view.border_title = title
+        view.border_subtitle = (
+            hidden_count(judged.hidden, shown=self.p2p.settings.show_hidden)
+            if judged.hidden
+            else ""
+        )
         ids = [item.id for item in items]
         if keep not in ids:
             keep = self.message

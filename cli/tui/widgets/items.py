@@ -20,6 +20,8 @@ from textual.widgets import ListItem, ListView, Static
 
 from p2psocial.core.bodies import Kind
 from p2psocial.core.ids import AuthorId, MessageId
+from p2psocial.core.moderation import Judged, Policy
+from p2psocial.core.ranking import Hidden
 from p2psocial.store.queries import AuthorInfo, Cursor, Item, Notification
 
 from ..settings import DEFAULT, Settings
@@ -83,6 +85,18 @@ def bot_tag(out: Text) -> None:
     out.append("]", style="dim")
 
 
+def hidden_tag(hidden: Hidden) -> str:
+    """How an item the rules hide is labelled where it is shown anyway."""
+    return f"[hidden: {hidden.label}]"
+
+
+def hidden_count(count: int, *, shown: bool) -> str:
+    """What a list says about the items the owner's rules hid from it."""
+    if shown:
+        return f"{count} hidden by your rules, shown labelled (h hides them)"
+    return f"{count} hidden by your rules (h shows them)"
+
+
 def folded_note(count: int) -> str:
     """The line standing for what Global left out before an item (:attr:`Item.folded`)."""
     what = "message" if count == 1 else "messages"
@@ -96,9 +110,15 @@ def render_item(
     settings: Settings = DEFAULT,
     actions: bool = True,
     replying_to: str | None = None,
+    hidden: Hidden | None = None,
+    masked: bool = False,
 ) -> Text:
     """Two or more lines: who, when and what kind (and whom a reply answers, when known);
-    the text; counters and actions."""
+    the text; counters and actions.
+
+    ``hidden``: the rule that hides it (shown as ``[hidden: label]``); ``masked``: its
+    text is not shown either (a hidden reply keeping its place in a thread).
+    """
     key = str(item.id)
     out = Text()
     if item.folded:
@@ -111,6 +131,12 @@ def render_item(
     out.append(f"  · {when(item.ts, settings)}", style="dim")
     if item.kind is Kind.REPLY and not depth:
         out.append(f"  ↩ to {replying_to}" if replying_to else "  ↩ reply", style="italic dim")
+    if hidden is not None:
+        out.append(f"  {hidden_tag(hidden)}", style="bold yellow")
+    if masked:
+        out.append("\n")
+        out.append("(hidden by your rules: h shows it)", style="italic dim")
+        return out
     shown = item
     if item.kind is Kind.REPOST:
         out.append("  ♻ reposted", style="italic dim")
@@ -178,7 +204,11 @@ NOTE_VERBS = {
 
 
 def render_notification(
-    note: Notification, *, unread: bool = False, settings: Settings = DEFAULT
+    note: Notification,
+    *,
+    unread: bool = False,
+    settings: Settings = DEFAULT,
+    hidden: Hidden | None = None,
 ) -> Text:
     """Who did what, when; what they wrote; the owner's message it is about, quoted."""
     item = note.item
@@ -192,6 +222,8 @@ def render_notification(
     _who(out, item.author_display, item.author, settings, key=key, automated=item.automated)
     out.append(f"  {verb}", style="italic")
     out.append(f"  · {when(item.ts, settings)}", style="dim")
+    if hidden is not None:
+        out.append(f"  {hidden_tag(hidden)}", style="bold yellow")
     if note.what in ("reply", "mention"):
         out.append("\n  ")
         out.append(item.text if item.text is not None else "(not held yet)")
@@ -277,12 +309,17 @@ class ItemView(EntryView[Item]):
     def render_entry(self) -> Text:
         parent = self.entry.parent
         names = getattr(self.parent, "replied_to", {})
+        verdicts: dict[str, Hidden] = getattr(self.parent, "verdicts", {})
+        hidden = verdicts.get(str(self.entry.id))
+        settings = _settings_of(self)
         return render_item(
             self.entry,
             depth=self.depth,
-            settings=_settings_of(self),
+            settings=settings,
             actions=self.highlighted,
             replying_to=names.get(parent) if parent is not None else None,
+            hidden=hidden,
+            masked=hidden is not None and not settings.show_hidden,
         )
 
 
@@ -295,7 +332,13 @@ class NotificationView(EntryView[Notification]):
         self.set_class(unread, "-unread")
 
     def render_entry(self) -> Text:
-        return render_notification(self.entry, unread=self.unread, settings=_settings_of(self))
+        verdicts: dict[str, Hidden] = getattr(self.parent, "verdicts", {})
+        return render_notification(
+            self.entry,
+            unread=self.unread,
+            settings=_settings_of(self),
+            hidden=verdicts.get(str(self.entry.item.id)),
+        )
 
     def mark_read(self) -> None:
         if self.unread:
@@ -313,6 +356,10 @@ class PersonView(EntryView[AuthorInfo]):
 
 Loader = Callable[[Cursor | None], Awaitable[list[E]]]
 """Fetches the page after a cursor (None: the first page), newest first."""
+PolicyOf = Callable[[], Awaitable[Policy]]
+"""The owner's moderation policy as it is now."""
+FILL_PAGES = 5
+"""A page the rules mostly hid is followed by up to this many more at once."""
 
 
 class PagedList(ListView, Generic[E]):
@@ -338,10 +385,21 @@ class PagedList(ListView, Generic[E]):
             return self.entry
 
     def __init__(
-        self, loader: Loader[E], *, page: int = 40, id: str | None = None, empty: str = ""
+        self,
+        loader: Loader[E],
+        *,
+        page: int = 40,
+        id: str | None = None,
+        empty: str = "",
+        policy: PolicyOf | None = None,
     ) -> None:
         super().__init__(id=id, classes="timeline")
         self._loader = loader
+        self._policy = policy
+        self.verdicts: dict[str, Hidden] = {}
+        """Why the rules hide an entry, by key (for every hidden entry read)."""
+        self._tail: Cursor | None = None
+        """Where the next page starts: after the last entry *read* (shown or not)."""
         self._page = page
         self._views: dict[str, EntryView[E]] = {}
         self.exhausted = False
@@ -363,6 +421,10 @@ class PagedList(ListView, Generic[E]):
     def make_view(self, entry: E) -> EntryView[E]:
         """The widget for an entry."""
         raise NotImplementedError
+
+    def judged(self, entry: E) -> Judged | None:
+        """What moderation judges for an entry (None: lists that are not moderated)."""
+        return None
 
     # --- reading ------------------------------------------------------------------------
 
@@ -391,32 +453,40 @@ class PagedList(ListView, Generic[E]):
         still there."""
         current = self.current_entry
         keep = None if current is None else self.key(current)
-        entries = await self._load(None)
+        self.verdicts = {}
+        entries, read = await self._load(None)
         await self.clear()
         self._views.clear()
         self._hint = None
-        self.exhausted = len(entries) < self._page
+        self.exhausted = len(read) < self._page
+        self._tail = self.cursor_of(read[-1]) if read else None
         await self._append(entries)
         self.loaded_once = True
         if entries:
             keys = [self.key(entry) for entry in entries]
             self.index = keys.index(keep) if keep in keys else 0
         await self.show_state()
+        for _ in range(FILL_PAGES):
+            # The rules hid much of it: read on, so that the view is not left near-empty.
+            if self.exhausted or len(self._views) >= self._page:
+                break
+            await self.load_more()
 
     async def load_more(self) -> None:
         """Append the next page (if any)."""
         if self.exhausted or self._fetching:
             return
-        entries = self.entries
-        if not entries:
+        if self._tail is None:
             await self.reload()
             return
         self._fetching = True
         try:
-            page = await self._load(self.cursor_of(entries[-1]))
+            page, read = await self._load(self._tail)
         finally:
             self._fetching = False
-        self.exhausted = len(page) < self._page
+        self.exhausted = len(read) < self._page
+        if read:
+            self._tail = self.cursor_of(read[-1])
         await self._append(page)
         await self.show_state()
 
@@ -426,11 +496,11 @@ class PagedList(ListView, Generic[E]):
         Returns:
             How many entries were new.
         """
-        page = await self._load(None)
+        page, read = await self._load(None)
         if (
             self._views
-            and len(page) >= self._page
-            and not any(self.key(entry) in self._views for entry in page)
+            and len(read) >= self._page
+            and not any(self.key(entry) in self._views for entry in read)
         ):
             # More arrived than a page holds: merging would leave a gap, so start over.
             await self.reload()
@@ -461,10 +531,38 @@ class PagedList(ListView, Generic[E]):
         for view in self._views.values():
             view.rerender()
 
-    async def _load(self, before: Cursor | None) -> list[E]:
-        entries = await self._loader(before)
+    async def _load(self, before: Cursor | None) -> tuple[list[E], list[E]]:
+        """What to show of the page after ``before``, and the whole page as read."""
+        read = await self._loader(before)
+        entries = await self._screen(read)
         await self.prepare(entries)
-        return entries
+        return entries, read
+
+    async def _screen(self, read: list[E]) -> list[E]:
+        """Apply the owner's rules: hidden entries are left out (and counted), or kept in
+        place with their verdict when the settings say to show them."""
+        if self._policy is None or not read:
+            return read
+        policy = await self._policy()
+        show = _settings_of(self).show_hidden
+        shown: list[E] = []
+        for entry in read:
+            target = self.judged(entry)
+            verdict = None if target is None else policy.judge(target)
+            key = self.key(entry)
+            if verdict is None:
+                self.verdicts.pop(key, None)
+            else:
+                self.verdicts[key] = verdict
+                if not show:
+                    continue
+            shown.append(entry)
+        return shown
+
+    @property
+    def hidden(self) -> int:
+        """How many entries read so far the owner's rules hide."""
+        return len(self.verdicts)
 
     async def prepare(self, entries: list[E]) -> None:
         """Fetch what drawing these entries needs beyond them (subclasses)."""
@@ -487,12 +585,16 @@ class PagedList(ListView, Generic[E]):
                 text = Static(Text(self.empty_text))
                 self._hint = ListItem(text, classes="empty-hint", disabled=True)
                 await self.mount(self._hint)
-            self.border_subtitle = ""
+            notes = []
         else:
             if self._hint is not None:
                 hint, self._hint = self._hint, None
                 await hint.remove()
-            self.border_subtitle = "end of the list" if self.exhausted else ""
+            notes = ["end of the list"] if self.exhausted else []
+        if self.verdicts:
+            shown = _settings_of(self).show_hidden
+            notes.insert(0, hidden_count(len(self.verdicts), shown=shown))
+        self.border_subtitle = " · ".join(notes)
         self.set_class(not self._views, "-empty")
 
     @on(ListView.Highlighted)
@@ -551,8 +653,9 @@ class Timeline(PagedList[Item]):
         page: int = 40,
         id: str | None = None,
         empty: str = "",
+        policy: PolicyOf | None = None,
     ) -> None:
-        super().__init__(loader, page=page, id=id, empty=empty)
+        super().__init__(loader, page=page, id=id, empty=empty, policy=policy)
         self._names_of = names_of
         self.replied_to: dict[MessageId, str] = {}
         """The author's name of each parent of a reply shown (when held)."""
@@ -579,6 +682,9 @@ class Timeline(PagedList[Item]):
     def make_view(self, entry: Item) -> EntryView[Item]:
         return ItemView(entry)
 
+    def judged(self, entry: Item) -> Judged:
+        return entry
+
     @property
     def items(self) -> list[Item]:
         return self.entries
@@ -600,8 +706,9 @@ class NotificationList(PagedList[Notification]):
         page: int = 40,
         id: str | None = None,
         empty: str = "",
+        policy: PolicyOf | None = None,
     ) -> None:
-        super().__init__(loader, page=page, id=id, empty=empty)
+        super().__init__(loader, page=page, id=id, empty=empty, policy=policy)
         self.seen = seen
 
     def key(self, entry: Notification) -> str:
@@ -613,6 +720,9 @@ class NotificationList(PagedList[Notification]):
     def make_view(self, entry: Notification) -> EntryView[Notification]:
         unread = self.seen is None or entry.cursor > self.seen
         return NotificationView(entry, unread=unread)
+
+    def judged(self, entry: Notification) -> Judged:
+        return entry.item
 
     def mark_all_read(self) -> Cursor | None:
         """Mark what is shown read; return the newest cursor (to remember as seen)."""
