@@ -611,9 +611,7 @@ class Node:
         if not await self._change_settings(lambda s: s.with_subscription(ref, subscribed=False)):
             raise NotFoundError(f"you do not subscribe to {ref.short}")
 
-    async def publish_list(
-        self, name: str, entries: Sequence[ListEntry] | None = None
-    ) -> Message:
+    async def publish_list(self, name: str, entries: Sequence[ListEntry] | None = None) -> Message:
         """Publish the owner's moderation list ``name`` whole (it replaces the previous one).
 
         Args:
@@ -639,9 +637,7 @@ class Node:
             hint = "; shorten it, or start another list" if isinstance(exc, OversizeError) else ""
             raise InputError(f"list {name} cannot be published: {exc}{hint}") from None
 
-    async def add_to_list(
-        self, name: str, target: AuthorId | MessageId, reason: str
-    ) -> Message:
+    async def add_to_list(self, name: str, target: AuthorId | MessageId, reason: str) -> Message:
         """Add ``target`` (an author or one message) to the owner's list ``name`` with a
         reason, or change its reason; publishes the whole new list.
 

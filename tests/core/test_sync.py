@@ -26,9 +26,9 @@ from p2psocial.core.sync import (
     decode_request,
     decode_response,
     digest_of,
-    held_fingerprint,
     encode_request,
     encode_response,
+    held_fingerprint,
     split_range,
 )
 from p2psocial.errors import DecodeError, NonCanonicalError

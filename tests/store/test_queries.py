@@ -243,7 +243,7 @@ def test_block_and_list_messages_are_stored_and_counted_as_held(tmp_path: Path) 
 def test_sync_frontier_fingerprints_the_held_seqs_in_any_order(tmp_path: Path) -> None:
     """The index keeps each author's held-set fingerprint as messages arrive, in batches
     and out of order, equal to computing it from scratch (and across a reindex)."""
-    from p2psocial.core.sync import held_fingerprint  # noqa: PLC0415
+    from p2psocial.core.sync import held_fingerprint
 
     alice = ChainBuilder(1)
     alice.extend(30)
