@@ -236,6 +236,10 @@ class Backend(Protocol):
     async def reply(self, parent: MessageId, text: str) -> MessageId: ...
     async def react(self, target: MessageId, emoji: str) -> MessageId: ...
     async def repost(self, target: MessageId) -> MessageId: ...
+    async def delete(self, target: MessageId) -> MessageId:
+        """Ask every node to drop one of the owner's messages (a request, not a proof)."""
+        ...
+
     async def follow(self, author: AuthorId) -> MessageId: ...
     async def unfollow(self, author: AuthorId) -> MessageId: ...
     async def set_profile(self, name: str | None, bio: str | None = None) -> MessageId: ...
@@ -544,6 +548,9 @@ class LocalBackend(IndexReads):
     async def repost(self, target: MessageId) -> MessageId:
         return (await self.call(lambda: self.node.repost(target))).id
 
+    async def delete(self, target: MessageId) -> MessageId:
+        return (await self.call(lambda: self.node.delete(target))).id
+
     async def follow(self, author: AuthorId) -> MessageId:
         return (await self.call(lambda: self.node.follow(author))).id
 
@@ -676,6 +683,9 @@ class AttachedBackend(IndexReads):
 
     async def repost(self, target: MessageId) -> MessageId:
         return await self._written("repost", {"target": str(target)})
+
+    async def delete(self, target: MessageId) -> MessageId:
+        return await self._written("delete", {"target": str(target)})
 
     async def follow(self, author: AuthorId) -> MessageId:
         return await self._written("follow", {"author": str(author)})
@@ -836,6 +846,9 @@ class RefusesWrites:
         raise self._refuse()
 
     async def repost(self, target: MessageId) -> MessageId:
+        raise self._refuse()
+
+    async def delete(self, target: MessageId) -> MessageId:
         raise self._refuse()
 
     async def follow(self, author: AuthorId) -> MessageId:

@@ -304,3 +304,52 @@ def test_why_names_the_rule_that_hid_an_item(fresh_home: Path) -> None:
             assert why.startswith("Hidden by your rules: muted (rule: mute).")
 
     run(test)
+
+
+def test_deleting_my_post_asks_first_and_says_it_is_only_a_request(fresh_home: Path) -> None:
+    alice = ChainBuilder(31)
+    seed(fresh_home, follow=[alice], messages=[alice.post("alice's post", ts=BASE_TS)])
+
+    async def post_mine() -> None:
+        async with open_node(fresh_home) as node:
+            await node.post("a typo of mine")
+
+    trio.run(post_mine)
+
+    async def test() -> None:
+        app = offline_app(fresh_home)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            home = app.screen
+            assert isinstance(home, HomeScreen)
+            await wait_for(pilot, lambda: len(home.timeline.items) == 2, "both posts")
+            assert texts(home.timeline)[0] == "a typo of mine"
+            # Someone else's message is not mine to delete.
+            await pilot.press("down", "x")
+            await wait_for(
+                pilot,
+                lambda: any("Only your own" in n for n in notifications(app, "warning")),
+                "the refusal",
+            )
+            assert app.screen is home
+            await pilot.press("up", "x")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+            said = str(app.screen.query_one("#confirm-explanation", Label).content)
+            assert "request" in said
+            assert "may keep a copy" in said
+            await pilot.press("enter")
+            await wait_for(
+                pilot,
+                lambda: any("Asked every node to drop it" in n for n in notifications(app)),
+                "the answer",
+            )
+
+    run(test)
+
+    async def check() -> None:
+        async with open_node(fresh_home) as node:
+            rows = node.reader.query("SELECT count(*) FROM messages WHERE kind = 8")
+            assert rows[0][0] == 1  # one delete request, published
+            assert "a typo of mine" not in [i.text for i in node.reader.global_feed()]
+
+    trio.run(check)

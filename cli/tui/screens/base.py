@@ -16,6 +16,7 @@ from p2psocial.errors import P2PSocialError
 from p2psocial.store.queries import Item
 
 from ..dialogs.compose import ComposeScreen
+from ..dialogs.confirm import ConfirmScreen
 from ..dialogs.repost import RepostScreen
 from ..dialogs.why import WhyScreen
 from ..widgets.items import PagedList
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from ..backend import Backend
 
 REACTION = "👍"
+DELETABLE = frozenset({Kind.POST, Kind.REPLY, Kind.REPOST, Kind.REACTION})
+DELETE_DONE = (
+    "Asked every node to drop it. This node dropped the text; nodes that do not honour "
+    "requests may keep a copy."
+)
 
 
 class BaseScreen(Screen[None]):
@@ -141,6 +147,7 @@ class ItemScreen(BaseScreen):
         Binding("c", "copy_id", "Copy the message id", show=False),
         Binding("h", "app.toggle_hidden", "Show hidden", show=False),
         Binding("w", "why", "Why is this here", show=False),
+        Binding("x", "delete", "Delete my message", show=False),
     ]
 
     def current_item(self) -> Item | None:
@@ -257,6 +264,35 @@ class ItemScreen(BaseScreen):
 
         self.app.push_screen(RepostScreen(item), chosen)
 
+    def action_delete(self) -> None:
+        item = self._target()
+        if item is None:
+            return
+        if item.author != self.backend.me:
+            self.notify("Only your own messages can be deleted.", severity="warning")
+            return
+        if item.kind not in DELETABLE:
+            self.notify(
+                "Follows and profiles are not deleted: a later one replaces them.",
+                severity="warning",
+            )
+            return
+
+        def chosen(confirmed: bool | None) -> None:
+            if confirmed:
+                self._write(DELETE_DONE, "delete", item.id)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Delete this message?",
+                "A delete is a request: this node drops the text at once, and the request "
+                "goes to every node. Nodes that honour requests drop it too, but a node that "
+                "does not may keep a copy, and so may anyone who saved one.",
+                confirm="Ask to delete",
+            ),
+            chosen,
+        )
+
     def action_follow(self) -> None:
         item = self._target()
         if item is not None:
@@ -288,6 +324,8 @@ class ItemScreen(BaseScreen):
         try:
             if what == "react":
                 message = await self.backend.react(target, REACTION)
+            elif what == "delete":
+                message = await self.backend.delete(target)
             else:
                 message = await self.backend.repost(target)
         except P2PSocialError as exc:
