@@ -103,7 +103,6 @@ def test_the_results_file_round_trips_into_the_same_report(tmp_path: Path) -> No
 
 
 def test_plots_are_drawn_from_the_run_and_old_ones_removed(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
     stale = tmp_path / "bench-throughput.png"  # from an earlier run: not drawn this time
     stale.write_bytes(b"old")
     other = tmp_path / "architecture.png"  # not a bench plot: left alone
