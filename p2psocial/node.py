@@ -288,16 +288,25 @@ class Node:
     async def _track_follows(self, stored: Sequence[Message], *, everything: bool = False) -> None:
         """Bring the follow distances up to date after ``stored`` were stored (or, with
         ``everything``, read them all again). Serialised, so that a later read of the
-        index is never overwritten by an earlier one."""
-        async with self._distance_lock:
-            authors = {m.author for m in stored if self._distances.touches(m)}
-            if not authors and not everything:
-                return
-            update = await trio.to_thread.run_sync(
-                partial(self._distances.read, self.reader, authors, everything=everything)
-            )
-            if update is not None:
-                self._distances.apply(update)
+        index is never overwritten by an earlier one.
+
+        Called after the messages are stored and announced: shielded, so that a caller
+        cancelled here does not leave the distances stale, and never raising, since what it
+        follows is already acknowledged (a failure is logged, and the next follow or a
+        restart reads the distances again)."""
+        authors = {m.author for m in stored if self._distances.touches(m)}
+        if not authors and not everything:
+            return
+        with trio.CancelScope(shield=True):
+            try:
+                async with self._distance_lock:
+                    update = await trio.to_thread.run_sync(
+                        partial(self._distances.read, self.reader, authors, everything=everything)
+                    )
+                    if update is not None:
+                        self._distances.apply(update)
+            except Exception:
+                log.exception("updating the follow distances failed; they may be stale")
 
     # --- events --------------------------------------------------------------------------
 
@@ -391,8 +400,8 @@ class Node:
                 lambda current: draft if current == head else build(current),
             )
         log.info("stored own %s seq %s %s", message.kind.value, message.seq, message.id.short)
-        await self._track_follows([message])
         self._publish([IngestResult(Outcome.ACCEPTED, message)], "local")
+        await self._track_follows([message])
         return message
 
     async def post(self, text: str, *, mentions: Sequence[AuthorId] | None = None) -> Message:
@@ -714,8 +723,8 @@ class Node:
         results = await trio.to_thread.run_sync(
             partial(self._store.ingest, items, allow_gaps=allow_gaps)
         )
-        await self._track_follows(_accepted(results))
         self._publish(results, source)
+        await self._track_follows(_accepted(results))
         return results
 
     async def import_file(self, path: Path) -> ImportSummary:
@@ -736,8 +745,8 @@ class Node:
                     f"{path}: message {number} is invalid ({result.error.code}): "
                     f"{result.error}; nothing was imported"
                 )
-        await self._track_follows(_accepted(results))
         self._publish(results, "import")
+        await self._track_follows(_accepted(results))
         return ImportSummary(
             read=len(results),
             accepted=sum(r.outcome is Outcome.ACCEPTED for r in results),
