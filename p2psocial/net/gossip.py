@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 import trio
@@ -93,6 +94,15 @@ class _Batcher:
                 done.set()
 
 
+@dataclass
+class _InFlight:
+    """A message being stored, for copies of it that arrive meanwhile."""
+
+    done: trio.Event = field(default_factory=trio.Event)
+    stored: bool = False
+    """Whether the store took it (or held it already): what its copies answer."""
+
+
 class Gossip:
     """The gossip side of a running network."""
 
@@ -121,7 +131,7 @@ class Gossip:
         # Messages admitted and being stored: py-libp2p marks a message seen only after its
         # validator returns, so a second copy (another relay's, or an IWANT answer) can
         # arrive meanwhile; it waits for the first instead of being charged again.
-        self._in_flight: dict[bytes, trio.Event] = {}
+        self._in_flight: dict[bytes, _InFlight] = {}
         self.published = 0
         self.left_for_sync = 0
         self.received = 0
@@ -180,6 +190,12 @@ class Gossip:
             log.exception("gossip: storing a blocked author's message from %s failed", forwarder)
             return True
         log.debug("gossip: kept back a message of blocked %s (%s)", envelope.author.short, stored)
+        if stored is False:
+            # Invalid (a forgery that names a blocked author, say): it skipped the
+            # validator, so score it here as the validator's refusal would have.
+            scorer = getattr(self._pubsub.router, "scorer", None)
+            if scorer is not None:
+                scorer.on_invalid_message(forwarder, TOPIC)
         return True
 
     def _forget_blocked(self) -> None:
@@ -248,20 +264,21 @@ class Gossip:
                 return True  # a duplicate costs its author nothing
             first = self._in_flight.get(message.id.raw)
             if first is not None:
-                await first.wait()  # a copy of one being stored: its outcome, uncharged
-                return self._already_held(message)
+                await first.done.wait()  # a copy of one being stored: its outcome, uncharged
+                return first.stored
             verdict = self._admission.gossip(message.author, now)
             if verdict is Verdict.AUTHOR_RATE:
                 self._incident(forwarder, verdict.value, f"{message.author.short} over limit")
             if verdict is not Verdict.ADMIT:
                 return verdict
-        stored = self._in_flight.setdefault(message.id.raw, trio.Event())
+        pending = self._in_flight.setdefault(message.id.raw, _InFlight())
         try:
             result = await self._batcher.store(message)
+            pending.stored = result.outcome is not Outcome.REJECTED
         finally:
-            if self._in_flight.get(message.id.raw) is stored:
+            if self._in_flight.get(message.id.raw) is pending:
                 del self._in_flight[message.id.raw]
-            stored.set()
+            pending.done.set()
         if result.outcome is Outcome.REJECTED:
             if not own:
                 code = result.error.code if result.error else "rejected"
