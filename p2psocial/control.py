@@ -156,7 +156,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, Self, cast
 import trio
 
 from . import keystore
-from .core.ids import AuthorId, MessageId
+from .core.ids import ID_TEXT_CHARS, AuthorId, MessageId
 from .core.message import Message
 from .core.moderation import ListRef
 from .errors import InputError, NetworkError, P2PSocialError
@@ -608,9 +608,12 @@ class _Server:
 
 
 async def _until_hangup(reader: _LineReader, scope: trio.CancelScope) -> None:
-    """Read (and ignore) what a subscriber sends until it closes its end; then stop."""
-    while await reader.read_line() is not None:
-        pass
+    """Read (and ignore) what a subscriber sends until it closes its end; then stop. A
+    reset connection is a hangup too (raised here, it would reach the nursery wrapped in an
+    exception group, past the connection handler's own ``except``)."""
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        while await reader.read_line() is not None:
+            pass
     scope.cancel()
 
 
@@ -1068,8 +1071,8 @@ async def _hide_reposts(call: _Call) -> dict[str, Any]:
 async def _target_arg(node: Node, text: str) -> AuthorId | MessageId:
     """An author or a message, by full id (need not be held) or unique prefix."""
     if MessageId.looks_like(text):
-        if len(text.strip()) == len(str(node.me)):  # a whole id: it need not be held
-            return MessageId.parse(text)
+        if len(text.strip()) == len("p2sm1") + ID_TEXT_CHARS:  # a whole id: need not be held
+            return MessageId.parse(text.strip())
         return await node.resolve_message(text)
     if AuthorId.looks_like(text):
         return await _author_arg(node, text)
