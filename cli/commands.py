@@ -509,7 +509,10 @@ def _ranked_timeline(args: argparse.Namespace) -> int:
     """``timeline --algo``: the home feed as an algorithm ranks it (docs/algorithms.md)."""
     name = args.algo or DEFAULT_ALGORITHM
     if args.feed != "home":
-        raise InputError(f"--algo ranks your home feed; it cannot be used with --feed {args.feed}")
+        raise InputError(
+            f"--algo, --explain and --set rank your home feed; they cannot be used with "
+            f"--feed {args.feed}"
+        )
     registry = default_registry()
     settings = dict(args.settings)
     # An unknown or broken algorithm, or a bad setting, fails before the node is opened.

@@ -67,7 +67,8 @@ def register(sub: Any) -> None:
         )
         a.add_argument("--regex", action="store_true", help="TEXT is a regular expression")
     a = action(group, "list", cmd_filters, "list your filters (the default)")
-    a.add_argument("--json", action="store_true", help="print JSON")
+    # SUPPRESS: unset here keeps a --json given before the action (filter --json list).
+    a.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
 
     p = command("hide-reposts", cmd_hide_reposts, "hide every repost, or show them again")
     p.add_argument("state", choices=("on", "off"), help="on: hide reposts; off: show them")
@@ -91,7 +92,7 @@ def register(sub: Any) -> None:
     a.add_argument("target", metavar="AUTHOR|MESSAGE", help="author or message id, or prefix")
     a = action(group, "show", cmd_list_show, "show the entries of a list")
     a.add_argument("list", metavar="[AUTHOR/]NAME", help="your list's NAME, or " + _LIST_HELP)
-    a.add_argument("--json", action="store_true", help="print JSON")
+    a.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     a = action(group, "subscribe", cmd_list_subscribe, "hide what a list names, with its reasons")
     a.add_argument("list", metavar="AUTHOR/NAME", help=_LIST_HELP)
     a = action(group, "unsubscribe", cmd_list_unsubscribe, "stop applying a list")

@@ -196,6 +196,10 @@ def test_filters_hide_with_their_labels_and_come_off(world: World, alice: Path) 
     assert out(alice, "filter", "list") == (
         'filter "crypto"\nfilter #gardening\n' + r"filter /^bob answers\b/" + "\n"
     )
+    # --json before or after the action: the same JSON.
+    listed = json.loads(out(alice, "filter", "--json", "list"))
+    assert listed == json.loads(out(alice, "filter", "list", "--json"))
+    assert len(listed) == 3
     shown = labels(alice, *GLOBAL)
     assert shown[world.crypto] == 'filter "crypto"'
     assert shown[world.garden] == "filter #gardening"

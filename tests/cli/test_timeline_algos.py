@@ -139,7 +139,12 @@ def test_mistakes_are_one_line_and_change_nothing(home: Path) -> None:
     failed(run("timeline", "--set", "nokey", home=home), "expected KEY=VALUE", code=2)
     failed(
         run("timeline", "--algo", "trusted", "--feed", "global", home=home),
-        "--algo ranks your home feed",
+        "--algo, --explain and --set rank your home feed",
+        code=1,
+    )
+    failed(
+        run("timeline", "--explain", "--feed", "global", home=home),
+        "cannot be used with --feed global",
         code=1,
     )
     assert snapshot(home) == before
