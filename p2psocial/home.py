@@ -13,6 +13,7 @@
       peers.json         peers to redial after a restart, see p2psocial.net.peers
       moderation.json    the owner's mutes, filters, hidden reposts and list subscriptions
                          (0600, never published), see p2psocial.moderation
+      tui.json           the terminal app's own settings (0600), see p2psocial_cli.tui.settings
       control.sock       the running daemon's control socket (0600), see p2psocial.control
       node.log           the daemon's log, rotated (node.log.1 ... node.log.3), see
                          p2psocial.daemon
