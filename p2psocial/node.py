@@ -290,10 +290,11 @@ class Node:
         ``everything``, read them all again). Serialised, so that a later read of the
         index is never overwritten by an earlier one.
 
-        Called after the messages are stored and announced: shielded, so that a caller
-        cancelled here does not leave the distances stale, and never raising, since what it
-        follows is already acknowledged (a failure is logged, and the next follow or a
-        restart reads the distances again)."""
+        Called after the messages are stored and before they are announced (so that an
+        event's reader sees the distances it implies): shielded, and with no checkpoint
+        outside the shield, so that a caller cancelled here still announces what was stored;
+        and never raising, since what it follows is already acknowledged (a failure is
+        logged, and the next follow or a restart reads the distances again)."""
         authors = {m.author for m in stored if self._distances.touches(m)}
         if not authors and not everything:
             return
@@ -400,8 +401,8 @@ class Node:
                 lambda current: draft if current == head else build(current),
             )
         log.info("stored own %s seq %s %s", message.kind.value, message.seq, message.id.short)
-        self._publish([IngestResult(Outcome.ACCEPTED, message)], "local")
         await self._track_follows([message])
+        self._publish([IngestResult(Outcome.ACCEPTED, message)], "local")
         return message
 
     async def post(self, text: str, *, mentions: Sequence[AuthorId] | None = None) -> Message:
@@ -723,8 +724,8 @@ class Node:
         results = await trio.to_thread.run_sync(
             partial(self._store.ingest, items, allow_gaps=allow_gaps)
         )
-        self._publish(results, source)
         await self._track_follows(_accepted(results))
+        self._publish(results, source)
         return results
 
     async def import_file(self, path: Path) -> ImportSummary:
@@ -745,8 +746,8 @@ class Node:
                     f"{path}: message {number} is invalid ({result.error.code}): "
                     f"{result.error}; nothing was imported"
                 )
-        self._publish(results, "import")
         await self._track_follows(_accepted(results))
+        self._publish(results, "import")
         return ImportSummary(
             read=len(results),
             accepted=sum(r.outcome is Outcome.ACCEPTED for r in results),
