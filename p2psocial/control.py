@@ -914,22 +914,22 @@ _on_target("repost", Node.repost)
 _on_target("delete", Node.delete)
 
 
-@_method("follow")
-async def _follow(call: _Call) -> dict[str, Any]:
-    author_text = call.params.text("author")
-    call.params.done()
-    author = await _author_arg(call.node, author_text)
-    message = await call.node.follow(author)
-    return {"id": str(message.id), "author": str(author)}
+def _on_author(name: str, act: Callable[[Node, AuthorId], Awaitable[Message]]) -> None:
+    """Register a method that takes one author, ``author``, and publishes a message."""
+
+    @_method(name)
+    async def handle(call: _Call) -> dict[str, Any]:
+        author_text = call.params.text("author")
+        call.params.done()
+        author = await _author_arg(call.node, author_text)
+        message = await act(call.node, author)
+        return {"id": str(message.id), "author": str(author)}
 
 
-@_method("unfollow")
-async def _unfollow(call: _Call) -> dict[str, Any]:
-    author_text = call.params.text("author")
-    call.params.done()
-    author = await _author_arg(call.node, author_text)
-    message = await call.node.unfollow(author)
-    return {"id": str(message.id), "author": str(author)}
+_on_author("follow", Node.follow)
+_on_author("unfollow", Node.unfollow)
+_on_author("block", Node.block)
+_on_author("unblock", Node.unblock)
 
 
 @_method("profile")
@@ -1025,22 +1025,6 @@ async def _unmute(call: _Call) -> dict[str, Any]:
     author = await _author_arg(call.node, author_text)
     await call.node.unmute(author)
     return {"author": str(author)}
-
-
-def _on_author(name: str, act: Callable[[Node, AuthorId], Awaitable[Message]]) -> None:
-    """Register a method that takes one author, ``author``, and publishes a message."""
-
-    @_method(name)
-    async def handle(call: _Call) -> dict[str, Any]:
-        author_text = call.params.text("author")
-        call.params.done()
-        author = await _author_arg(call.node, author_text)
-        message = await act(call.node, author)
-        return {"id": str(message.id), "author": str(author)}
-
-
-_on_author("block", Node.block)
-_on_author("unblock", Node.unblock)
 
 
 @_method("filter_add")
